@@ -1,0 +1,63 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/** RADIUS header: Code(1) Identifier(1) Length(2) Authenticator(16). */
+export const HEADER_LENGTH = 20;
+export const AUTHENTICATOR_OFFSET = 4;
+export const AUTHENTICATOR_LENGTH = 16;
+
+/** Constant-time equality; a length mismatch is answered at once (lengths are not secret). */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * The packet's own Length field when it is usable, else null. Octets past Length are UDP
+ * padding that RFC 2865 §3 says to ignore, so every digest covers exactly Length octets.
+ */
+export function packetLength(raw: Buffer): number | null {
+  if (raw.length < HEADER_LENGTH) return null;
+  const length = raw.readUInt16BE(2);
+  return length >= HEADER_LENGTH && length <= raw.length ? length : null;
+}
+
+export function md5(...parts: Uint8Array[]): Buffer {
+  const hash = createHash('md5');
+  for (const part of parts) hash.update(part);
+  return hash.digest();
+}
+
+export function sha1(...parts: Uint8Array[]): Buffer {
+  const hash = createHash('sha1');
+  for (const part of parts) hash.update(part);
+  return hash.digest();
+}
+
+export function requireLength(name: string, value: Uint8Array, length: number): void {
+  if (value.length !== length) {
+    throw new RangeError(`${name} must be ${length} octets, got ${value.length}`);
+  }
+}
+
+/**
+ * The MD5 keystream of RFC 2865 §5.2, shared by User-Password hiding and the salted encryption
+ * of RFC 2868 §3.5 / RFC 2548 §2.4: b(1) = MD5(secret | iv...), b(i) = MD5(secret | c(i-1)),
+ * c(i) = p(i) xor b(i). `input` is a multiple of 16 octets; a new buffer is returned.
+ */
+export function md5Chain(
+  input: Uint8Array,
+  secret: Uint8Array,
+  iv: readonly Uint8Array[],
+  mode: 'encrypt' | 'decrypt',
+): Buffer {
+  // alloc, not allocUnsafe: keeps plaintext out of Node's shared pool slab.
+  const out = Buffer.alloc(input.length);
+  const cipherText = mode === 'encrypt' ? out : input;
+  for (let offset = 0; offset < input.length; offset += 16) {
+    const hash = createHash('md5').update(secret);
+    if (offset === 0) for (const part of iv) hash.update(part);
+    else hash.update(cipherText.subarray(offset - 16, offset));
+    const pad = hash.digest();
+    for (let i = 0; i < 16; i++) out[offset + i] = (input[offset + i] ?? 0) ^ (pad[i] ?? 0);
+  }
+  return out;
+}

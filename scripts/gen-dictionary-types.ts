@@ -13,8 +13,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'src/radius/generated/attributes.ts');
 const dict = loadDictionaries();
 
-function enumUnion(def: AttributeDef): string {
-  const names = [...new Set(def.valueNames.values())].map((n) => JSON.stringify(n));
+function enumUnion(def: AttributeDef, aliases: boolean): string {
+  const spelled = aliases ? def.valueSpellings : [...def.valueNames.values()];
+  const names = [...new Set(spelled)].map((n) => JSON.stringify(n));
   return names.length > 0 ? `${names.join(' | ')} | number` : 'number';
 }
 
@@ -30,7 +31,7 @@ function outputType(def: AttributeDef): string | undefined {
     case 'short':
     case 'byte':
     case 'signed':
-      return enumUnion(def);
+      return enumUnion(def, false);
     case 'integer64':
       return 'bigint';
     case 'date':
@@ -57,7 +58,7 @@ function inputType(def: AttributeDef): string | undefined {
     case 'short':
     case 'byte':
     case 'signed':
-      return enumUnion(def);
+      return enumUnion(def, true);
     case 'integer64':
       return 'bigint | number | string';
     case 'date':

@@ -6,51 +6,104 @@ import { decodeValue } from './values.js';
 /** A value as read from a packet: plain, or the child attributes of a TLV. */
 export type AttributeValue = PlainValue | readonly Attribute[];
 
+/** Extra facts about a decoded attribute that most attributes do not have. */
+export interface AttributeExtras {
+  /** Data lengths of the fragments a long value arrived in (concat, long-extended). */
+  fragments?: readonly number[];
+  /** The value is encrypted on the wire and was not revealed (no secret, or malformed). */
+  hidden?: boolean;
+  /** For a revealed encrypted attribute: the value, and its octets in clear. */
+  revealed?: AttributeValue;
+  clear?: Buffer;
+}
+
+const NO_EXTRAS: AttributeExtras = {};
+
 /**
- * One attribute of a packet. Built by the decoder (with the octets it came from, so that an
- * unchanged packet re-encodes to the same bytes) or by a caller (with a value only).
+ * One attribute of a packet. Built by the decoder (pointing at the octets it came from, so
+ * that an unchanged packet re-encodes to the same bytes) or by a caller (with a value only).
+ * The decoder's attributes are cheap: the value is decoded only when it is read.
  */
 export class Attribute {
-  /** RFC 2868 tag (1–31), or undefined when the attribute carries none. */
-  readonly tag: number | undefined;
-  /**
-   * The value field exactly as on the wire (tag octet and encryption included), when the
-   * attribute was decoded. Undefined for attributes built by a caller.
-   */
-  readonly raw: Buffer | undefined;
   /** Decoded VSAs that shared one Vendor-Specific attribute share this number (0: none). */
   readonly group: number;
+  /** RFC 2868 tag (1–31), or undefined when the attribute carries none. */
+  readonly tag: number | undefined;
   /** Data lengths of the fragments a long value arrived in (concat, long-extended). */
   readonly fragments: readonly number[] | undefined;
   /** True when the value is encrypted on the wire and was not revealed (no secret, or bad). */
   readonly hidden: boolean;
   /** For a revealed encrypted attribute: its value octets in clear. */
   readonly clear: Buffer | undefined;
+  private readonly src: Buffer | undefined;
+  private readonly start: number;
+  private readonly end: number;
+  private rawCache: Buffer | undefined;
+  /** The encoder's memo of a caller's value in wire form (never for encrypted values). */
+  encodedMemo: Buffer | undefined;
   private cached: AttributeValue | undefined;
   private readonly input: ValueInput | readonly Attribute[] | undefined;
 
-  constructor(
+  /** Use `Attribute.fromWire` or `Attribute.fromValue`. */
+  private constructor(
     readonly def: AttributeDef,
-    init: {
-      value?: ValueInput | readonly Attribute[];
-      raw?: Buffer;
-      tag?: number;
-      group?: number;
-      fragments?: readonly number[];
-      hidden?: boolean;
-      /** For decoded encrypted attributes: the revealed value, already decoded. */
-      revealed?: AttributeValue;
-      clear?: Buffer;
-    },
+    src: Buffer | undefined,
+    start: number,
+    end: number,
+    group: number,
+    tag: number | undefined,
+    input: ValueInput | readonly Attribute[] | undefined,
+    extras: AttributeExtras,
   ) {
-    this.tag = init.tag;
-    this.raw = init.raw;
-    this.group = init.group ?? 0;
-    this.fragments = init.fragments;
-    this.hidden = init.hidden ?? false;
-    this.input = init.value;
-    this.cached = init.revealed;
-    this.clear = init.clear;
+    this.src = src;
+    this.start = start;
+    this.end = end;
+    this.group = group;
+    this.tag = tag;
+    this.input = input;
+    this.rawCache = undefined;
+    this.encodedMemo = undefined;
+    this.fragments = extras.fragments;
+    this.hidden = extras.hidden ?? false;
+    this.cached = extras.revealed;
+    this.clear = extras.clear;
+  }
+
+  /** An attribute whose value field is `src[start, end)` (tag octet and encryption included). */
+  static fromWire(
+    def: AttributeDef,
+    src: Buffer,
+    start: number,
+    end: number,
+    group: number,
+    tag: number | undefined,
+    extras: AttributeExtras = NO_EXTRAS,
+  ): Attribute {
+    return new Attribute(def, src, start, end, group, tag, undefined, extras);
+  }
+
+  /** An attribute built by a caller; encoded (and encrypted) when the packet is encoded. */
+  static fromValue(
+    def: AttributeDef,
+    value: ValueInput | readonly Attribute[],
+    tag?: number,
+  ): Attribute {
+    return new Attribute(def, undefined, 0, 0, 0, tag, value, NO_EXTRAS);
+  }
+
+  /**
+   * The value field exactly as on the wire (tag octet and encryption included), when the
+   * attribute was decoded. Undefined for attributes built by a caller.
+   */
+  get raw(): Buffer | undefined {
+    if (this.src === undefined) return undefined;
+    this.rawCache ??= this.src.subarray(this.start, this.end);
+    return this.rawCache;
+  }
+
+  /** Length of the value field on the wire (decoded attributes only, else -1). */
+  get rawLength(): number {
+    return this.src === undefined ? -1 : this.end - this.start;
   }
 
   /** The caller's value as given (for the encoder). */
@@ -66,9 +119,9 @@ export class Attribute {
       return this.cached;
     }
     const raw = this.raw ?? Buffer.alloc(0);
-    if (this.def.type === 'tlv' && !this.hidden) this.cached = decodeTlv(this.def, raw) ?? raw;
-    else
-      this.cached = this.hidden ? raw : (decodeValue(this.def, valueOctets(this.def, raw)) ?? raw);
+    if (this.hidden) this.cached = raw;
+    else if (this.def.type === 'tlv') this.cached = decodeTlv(this.def, raw) ?? raw;
+    else this.cached = decodeValue(this.def, valueOctets(this.def, raw)) ?? raw;
     return this.cached;
   }
 
@@ -118,9 +171,10 @@ export function decodeTlv(def: AttributeDef, data: Buffer): Attribute[] | undefi
     const len = data[p + 1] as number;
     if (len < 2 || p + len > data.length) return undefined;
     const child = def.children.get(type) ?? unknownAttribute(type, def.vendor, def);
-    const raw = data.subarray(p + 2, p + len);
-    if (child.type === 'tlv' && decodeTlv(child, raw) === undefined) return undefined;
-    out.push(new Attribute(child, { raw }));
+    if (child.type === 'tlv' && decodeTlv(child, data.subarray(p + 2, p + len)) === undefined) {
+      return undefined;
+    }
+    out.push(Attribute.fromWire(child, data, p + 2, p + len, 0, undefined));
     p += len;
   }
   return out;

@@ -3,7 +3,7 @@ import type { AttributeValue } from './attribute.js';
 import { authenticatorKind, isKnownCode } from './codes.js';
 import { saltDecrypt, unhideUserPasswordRaw } from './crypto/index.js';
 import type { Dictionary } from './dictionary/dictionary.js';
-import { unknownAttribute } from './dictionary/dictionary.js';
+import { evsKey, unknownAttribute } from './dictionary/dictionary.js';
 import type { AttributeDef } from './dictionary/types.js';
 import { Encrypt } from './dictionary/types.js';
 import { RadiusError } from './errors.js';
@@ -40,14 +40,17 @@ function malformed(message: string): RadiusError {
  * dictionaries do not know, or whose value is malformed for its type, are kept as raw octets.
  */
 export function decodePacket(buf: Buffer, dict: Dictionary, opts: DecodeOptions = {}): Packet {
-  if (buf.length < 20)
+  if (buf.length < 20) {
     throw malformed(`packet is ${buf.length} octets, shorter than the 20-octet header`);
+  }
   const length = buf.readUInt16BE(2);
   if (length < 20) throw malformed(`Length field says ${length}, less than 20`);
-  if (length > MAX_PACKET_LENGTH)
+  if (length > MAX_PACKET_LENGTH) {
     throw malformed(`Length field says ${length}, more than ${MAX_PACKET_LENGTH}`);
-  if (length > buf.length)
+  }
+  if (length > buf.length) {
     throw malformed(`Length field says ${length} but only ${buf.length} octets arrived`);
+  }
   const code = buf[0] as number;
   if (!isKnownCode(code)) throw new RadiusError('CODE_UNKNOWN', `unknown packet code ${code}`);
   const raw = buf.length === length ? buf : buf.subarray(0, length);
@@ -71,20 +74,19 @@ function decodeAttributes(ctx: Ctx, start: number, end: number): number | undefi
     const len = buf[pos + 1] as number;
     if (len < 2) throw malformed(`attribute ${type} at offset ${pos} has length ${len}`);
     if (pos + len > end) throw malformed(`attribute ${type} at offset ${pos} overruns the packet`);
-    const def = dict.standard.get(type);
-    if (type === 80 && len === 18 && maOffset === undefined) maOffset = pos + 2;
     if (type === 26) {
-      decodeVsa(ctx, pos, len);
+      decodeVsa(ctx, pos + 2, pos + len);
       pos += len;
       continue;
     }
-    if (def && (def.type === 'long-extended' || def.flags.concat)) {
+    const def = dict.standard.get(type);
+    if (type === 80 && len === 18 && maOffset === undefined) maOffset = pos + 2;
+    if (def !== undefined && (def.type === 'long-extended' || def.flags.concat)) {
       pos = decodeFragments(ctx, def, pos, end);
       continue;
     }
-    if (def && def.type === 'extended') decodeExtended(ctx, def, buf.subarray(pos + 2, pos + len));
-    else
-      push(ctx, def ?? unknownAttribute(type, 0, undefined), buf.subarray(pos + 2, pos + len), 0);
+    if (def !== undefined && def.type === 'extended') decodeExtended(ctx, def, pos + 2, pos + len);
+    else push(ctx, def ?? unknownAttribute(type, 0, undefined), buf, pos + 2, pos + len, 0);
     pos += len;
   }
   return maOffset;
@@ -94,29 +96,32 @@ function decodeAttributes(ctx: Ctx, start: number, end: number): number | undefi
 function push(
   ctx: Ctx,
   def: AttributeDef,
-  raw: Buffer,
+  src: Buffer,
+  start: number,
+  end: number,
   group: number,
   fragments?: readonly number[],
 ): void {
   if (def.flags.encrypt === Encrypt.UserPassword || def.flags.encrypt === Encrypt.Salt) {
-    ctx.out.push(decrypted(ctx, def, raw, group));
+    ctx.out.push(decrypted(ctx, def, src.subarray(start, end), group));
     return;
   }
-  if (!wellFormed(def, raw)) def = unknownAttribute(def.code, def.vendor, def.parent);
-  const tag = tagOf(def, raw);
-  ctx.out.push(new Attribute(def, { raw, tag, group, fragments }));
+  if (!wellFormed(def, src, start, end)) def = unknownAttribute(def.code, def.vendor, def.parent);
+  const tag = def.flags.hasTag ? tagOf(def, src, start, end) : undefined;
+  const extras = fragments === undefined ? undefined : { fragments };
+  ctx.out.push(Attribute.fromWire(def, src, start, end, group, tag, extras));
 }
 
-function tagOf(def: AttributeDef, raw: Buffer): number | undefined {
-  if (!def.flags.hasTag || raw.length === 0) return undefined;
-  const first = raw[0] as number;
+function tagOf(def: AttributeDef, src: Buffer, start: number, end: number): number | undefined {
+  if (end === start) return undefined;
+  const first = src[start] as number;
   if (def.type === 'integer') return first === 0 ? undefined : first;
   return first >= 1 && first <= 0x1f ? first : undefined;
 }
 
 /** Cheap checks first: this runs for every attribute of every packet. */
-function wellFormed(def: AttributeDef, raw: Buffer): boolean {
-  const n = raw.length;
+function wellFormed(def: AttributeDef, src: Buffer, start: number, end: number): boolean {
+  const n = end - start;
   switch (def.type) {
     case 'string':
     case 'abinary':
@@ -142,9 +147,9 @@ function wellFormed(def: AttributeDef, raw: Buffer): boolean {
     case 'combo-ip':
       return n === 4 || n === 16;
     case 'tlv':
-      return n > 0 && decodeTlv(def, raw) !== undefined;
+      return n > 0 && decodeTlv(def, src.subarray(start, end)) !== undefined;
     default:
-      return n > 0 && decodeValue(def, valueOctets(def, raw)) !== undefined;
+      return n > 0 && decodeValue(def, valueOctets(def, src.subarray(start, end))) !== undefined;
   }
 }
 
@@ -152,12 +157,14 @@ function decrypted(ctx: Ctx, def: AttributeDef, raw: Buffer, group: number): Att
   const tagged = def.flags.hasTag;
   const tag = tagged && raw.length > 0 ? raw[0] : undefined;
   const body = tagged ? raw.subarray(1) : raw;
-  if (!ctx.secret || !ctx.cryptAuth) return new Attribute(def, { raw, tag, group, hidden: true });
+  const hidden = (): Attribute =>
+    Attribute.fromWire(def, raw, 0, raw.length, group, tag, { hidden: true });
+  if (!ctx.secret || !ctx.cryptAuth) return hidden();
   const plain =
     def.flags.encrypt === Encrypt.UserPassword
       ? unhideUserPasswordRaw(body, ctx.secret, ctx.cryptAuth)
       : saltDecrypt(body, ctx.secret, ctx.cryptAuth);
-  if (!plain) return new Attribute(def, { raw, tag, group, hidden: true });
+  if (!plain) return hidden();
   let clear = plain;
   if (def.flags.encrypt === Encrypt.UserPassword) {
     // Fixed-length values (MS-CHAP-MPPE-Keys) keep their zeros; passwords lose the padding.
@@ -169,60 +176,76 @@ function decrypted(ctx: Ctx, def: AttributeDef, raw: Buffer, group: number): Att
     }
   }
   const revealed: AttributeValue | undefined = decodeValue(def, clear);
-  if (revealed === undefined) return new Attribute(def, { raw, tag, group, hidden: true });
-  return new Attribute(def, { raw, tag, group, revealed, clear });
+  if (revealed === undefined) return hidden();
+  return Attribute.fromWire(def, raw, 0, raw.length, group, tag, { revealed, clear });
 }
 
-function decodeVsa(ctx: Ctx, pos: number, len: number): void {
+/** Vendor-Specific (RFC 2865 §5.26): one or more sub-attributes in the vendor's format. */
+function decodeVsa(ctx: Ctx, start: number, end: number): void {
   const { buf, dict } = ctx;
-  const data = buf.subarray(pos + 2, pos + len);
-  const whole = (): void => push(ctx, unknownAttribute(26, 0, undefined), data, 0);
-  if (data.length < 5) return whole();
-  const vendorId = data.readUInt32BE(0);
+  const n = end - start;
+  // PEN 0 is no vendor; WiMAX-style continuation is not decoded: both kept as they came.
+  const vendorId = n >= 5 ? buf.readUInt32BE(start) : 0;
   const vendor = dict.vendors.get(vendorId);
+  const count =
+    vendorId === 0 || vendor?.continuation === true ? -1 : vsaCount(ctx, vendorId, start, end);
+  if (count < 0) {
+    push(ctx, unknownAttribute(26, 0, undefined), buf, start, end, 0);
+    return;
+  }
   const t = vendor?.typeSize ?? 1;
   const l = vendor?.lengthSize ?? 1;
-  if (vendor?.continuation) return whole(); // WiMAX-style continuation: kept raw
-  // First check the whole layout, so that a bad VSA is kept as one raw attribute.
-  const subs: [number, number, number][] = [];
-  let p = 4;
-  while (p < data.length) {
-    if (data.length - p < t + l) return whole();
-    const type =
-      t === 1 ? (data[p] as number) : t === 2 ? data.readUInt16BE(p) : data.readUInt32BE(p);
-    const sublen =
-      l === 0 ? data.length - p : l === 1 ? (data[p + t] as number) : data.readUInt16BE(p + t);
-    if (sublen < t + l || p + sublen > data.length) return whole();
-    subs.push([type, p + t + l, p + sublen]);
+  // Sub-attributes that shared one Vendor-Specific share a group, to be re-encoded together.
+  const group = count > 1 ? ++ctx.group : 0;
+  let p = start + 4;
+  while (p < end) {
+    const type = t === 1 ? (buf[p] as number) : t === 2 ? buf.readUInt16BE(p) : buf.readUInt32BE(p);
+    const sublen = l === 0 ? end - p : l === 1 ? (buf[p + t] as number) : buf.readUInt16BE(p + t);
+    const def = vendor?.attributes.get(type) ?? unknownAttribute(type, vendorId, undefined);
+    push(ctx, def, buf, p + t + l, p + sublen, group);
     p += sublen;
   }
-  const group = subs.length > 1 ? ++ctx.group : 0;
-  for (const [type, from, to] of subs) {
-    const def = vendor?.attributes.get(type) ?? unknownAttribute(type, vendorId, undefined);
-    push(ctx, def, data.subarray(from, to), group);
+}
+
+/** How many sub-attributes a VSA holds, or -1 when its layout is broken. */
+function vsaCount(ctx: Ctx, vendorId: number, start: number, end: number): number {
+  const { buf } = ctx;
+  const vendor = ctx.dict.vendors.get(vendorId);
+  const t = vendor?.typeSize ?? 1;
+  const l = vendor?.lengthSize ?? 1;
+  let p = start + 4;
+  let count = 0;
+  while (p < end) {
+    if (end - p < t + l) return -1;
+    const sublen = l === 0 ? end - p : l === 1 ? (buf[p + t] as number) : buf.readUInt16BE(p + t);
+    if (sublen < t + l || p + sublen > end) return -1;
+    p += sublen;
+    count++;
   }
+  return count;
 }
 
-function decodeExtended(ctx: Ctx, def: AttributeDef, data: Buffer): void {
-  if (data.length < 1) return push(ctx, unknownAttribute(def.code, 0, undefined), data, 0);
-  const sub = data[0] as number;
+function decodeExtended(ctx: Ctx, def: AttributeDef, start: number, end: number): void {
+  const { buf } = ctx;
+  if (end - start < 1) {
+    push(ctx, unknownAttribute(def.code, 0, undefined), buf, start, end, 0);
+    return;
+  }
+  const sub = buf[start] as number;
   const child = def.children.get(sub);
-  if (child?.type === 'evs') return decodeEvs(ctx, def, child, data, data.subarray(1));
-  push(ctx, child ?? unknownAttribute(sub, 0, def), data.subarray(1), 0);
-}
-
-function decodeEvs(
-  ctx: Ctx,
-  top: AttributeDef,
-  evs: AttributeDef,
-  whole: Buffer,
-  data: Buffer,
-): void {
-  if (data.length < 5) return push(ctx, unknownAttribute(top.code, 0, undefined), whole, 0);
-  const vendorId = data.readUInt32BE(0);
-  const type = data[4] as number;
-  const def = evs.children.get(vendorId * 256 + type) ?? unknownAttribute(type, vendorId, evs);
-  push(ctx, def, data.subarray(5), 0);
+  if (child?.type === 'evs') {
+    if (end - start < 6) {
+      push(ctx, unknownAttribute(def.code, 0, undefined), buf, start, end, 0);
+      return;
+    }
+    const vendorId = buf.readUInt32BE(start + 1);
+    const type = buf[start + 5] as number;
+    const vdef =
+      child.children.get(evsKey(vendorId, type)) ?? unknownAttribute(type, vendorId, child);
+    push(ctx, vdef, buf, start + 6, end, 0);
+    return;
+  }
+  push(ctx, child ?? unknownAttribute(sub, 0, def), buf, start + 1, end, 0);
 }
 
 /**
@@ -233,76 +256,58 @@ function decodeFragments(ctx: Ctx, def: AttributeDef, pos: number, end: number):
   const { buf } = ctx;
   const type = def.code;
   const long = def.type === 'long-extended';
-  const parts: Buffer[] = [];
+  const starts: number[] = [];
   const sizes: number[] = [];
   let sub = -1;
+  let more = false;
   let p = pos;
   while (p < end && buf[p] === type) {
     const len = buf[p + 1] as number;
     if (len < 2 || p + len > end) break; // the main loop reports it
     if (long) {
-      const data = buf.subarray(p + 2, p + len);
-      // Malformed or reserved flags: keep this one attribute raw.
-      if (data.length < 2 || ((data[1] as number) & 0x7f) !== 0 || (sub >= 0 && data[0] !== sub)) {
-        if (parts.length === 0) {
-          push(ctx, unknownAttribute(type, 0, undefined), data, 0);
-          return p + len;
-        }
-        break;
-      }
-      sub = data[0] as number;
-      parts.push(data.subarray(2));
-      sizes.push(data.length - 2);
+      const flags = buf[p + 3] as number;
+      // Too short, reserved flag bits, or another Extended-Type: not part of this value.
+      if (len < 4 || (flags & 0x7f) !== 0 || (sub >= 0 && buf[p + 2] !== sub)) break;
+      sub = buf[p + 2] as number;
+      starts.push(p + 4);
+      sizes.push(len - 4);
+      more = (flags & 0x80) !== 0;
       p += len;
-      if (((data[1] as number) & 0x80) === 0) break;
+      if (!more) break;
     } else {
-      parts.push(buf.subarray(p + 2, p + len));
+      starts.push(p + 2);
       sizes.push(len - 2);
       p += len;
     }
   }
-  if (parts.length === 0) {
-    // A bad first header: let the caller's loop raise the error.
-    return decodeOne(ctx, def, pos, end);
-  }
-  const value = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
-  if (!long) {
-    push(ctx, def, value, 0, parts.length > 1 ? sizes : undefined);
-    return p;
-  }
-  const lastFlags = buf[p - (sizes[sizes.length - 1] as number) - 1] as number;
-  if ((lastFlags & 0x80) !== 0) {
-    // More flag set on the last fragment we have: truncated value, keep the fragments raw.
-    for (let q = pos; q < p; q += buf[q + 1] as number) {
-      push(
-        ctx,
-        unknownAttribute(type, 0, undefined),
-        buf.subarray(q + 2, q + (buf[q + 1] as number)),
-        0,
-      );
+  if (starts.length === 0 || (long && more)) {
+    // A bad first fragment, or a value cut short (More set on the last): keep them raw.
+    const stop = starts.length === 0 ? pos + Math.max(2, buf[pos + 1] as number) : p;
+    if (pos + 1 >= end || (buf[pos + 1] as number) < 2 || stop > end) {
+      throw malformed(`attribute ${type} at offset ${pos} is malformed`);
     }
+    for (let q = pos; q < stop; q += buf[q + 1] as number) {
+      push(ctx, unknownAttribute(type, 0, undefined), buf, q + 2, q + (buf[q + 1] as number), 0);
+    }
+    return stop;
+  }
+  const value = Buffer.concat(starts.map((s, i) => buf.subarray(s, s + (sizes[i] as number))));
+  const fragments = starts.length > 1 || long ? sizes : undefined;
+  if (!long) {
+    push(ctx, def, value, 0, value.length, 0, fragments);
     return p;
   }
   const child = def.children.get(sub);
-  const target = child && child.type !== 'evs' ? child : unknownAttribute(sub, 0, def);
-  if (child?.type === 'evs' || child === undefined) {
-    if (child?.type === 'evs' && value.length >= 5) {
-      const vendorId = value.readUInt32BE(0);
-      const vtype = value[4] as number;
-      const vdef =
-        child.children.get(vendorId * 256 + vtype) ?? unknownAttribute(vtype, vendorId, child);
-      push(ctx, vdef, value.subarray(5), 0, sizes);
-      return p;
-    }
+  if (child?.type === 'evs' && value.length >= 5) {
+    const vendorId = value.readUInt32BE(0);
+    const vtype = value[4] as number;
+    const vdef =
+      child.children.get(evsKey(vendorId, vtype)) ?? unknownAttribute(vtype, vendorId, child);
+    push(ctx, vdef, value, 5, value.length, 0, fragments);
+    return p;
   }
-  push(ctx, target, value, 0, sizes);
+  const target =
+    child !== undefined && child.type !== 'evs' ? child : unknownAttribute(sub, 0, def);
+  push(ctx, target, value, 0, value.length, 0, fragments);
   return p;
-}
-
-function decodeOne(ctx: Ctx, def: AttributeDef, pos: number, end: number): number {
-  const len = ctx.buf[pos + 1] as number;
-  if (len < 2 || pos + len > end)
-    throw malformed(`attribute ${def.code} at offset ${pos} is malformed`);
-  push(ctx, unknownAttribute(def.code, 0, undefined), ctx.buf.subarray(pos + 2, pos + len), 0);
-  return pos + len;
 }

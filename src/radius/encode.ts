@@ -238,6 +238,7 @@ function writeExtended(buf: Buffer, ctx: Ctx, a: Attribute): void {
 /** The value field for the wire: the decoded octets as they came, or the caller's value encoded. */
 function valueField(ctx: Ctx, a: Attribute): Buffer {
   if (a.raw) return a.raw;
+  if (a.encodedMemo !== undefined) return a.encodedMemo;
   const def = a.def;
   const given = a.given;
   if (given === undefined) throw new RadiusError('VALUE_INVALID', `${def.name}: no value`);
@@ -265,6 +266,12 @@ function valueField(ctx: Ctx, a: Attribute): Buffer {
   }
   if (enc === Encrypt.Ascend)
     throw new RadiusError('VALUE_INVALID', `${def.name}: encrypt=3 is not supported`);
+  // Attributes are immutable: a reply built once (a subscriber's) is encoded once.
+  a.encodedMemo = plainField(def, a, v);
+  return a.encodedMemo;
+}
+
+function plainField(def: AttributeDef, a: Attribute, v: Buffer): Buffer {
   if (def.flags.hasTag) {
     if (def.type === 'integer') {
       if ((v[0] as number) !== 0)

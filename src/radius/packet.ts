@@ -130,7 +130,7 @@ export function makeAttribute(
     if (!Number.isInteger(tag) || tag < 0 || tag > 0x1f)
       throw new RadiusError('VALUE_INVALID', `${def.name}: tag ${tag} is not 0–31`);
   }
-  return new Attribute(def, { value, tag });
+  return Attribute.fromValue(def, value, tag);
 }
 
 export interface CreatePacketOptions {

@@ -107,8 +107,7 @@ function decodeIpv6Prefix(data: Buffer): string | undefined {
   if (data.length < 2 || data.length > 18 || data[0] !== 0) return undefined;
   const bits = data[1] as number;
   if (bits > 128) return undefined;
-  const given = data.length - 2;
-  if (given * 8 < bits) return undefined;
+  // Octets the sender left out are zeros (layeh/radius#118 sends a /64 in 6 octets).
   const addr = Buffer.alloc(16);
   data.copy(addr, 0, 2);
   if (!bitsBeyondAreZero(addr, bits)) return undefined;
@@ -161,7 +160,7 @@ export function encodeValue(def: AttributeDef, value: ValueInput): Buffer {
     case 'signed': {
       const n = integerOf(def, value);
       const size = INTEGER_SIZES[def.type] as number;
-      const b = Buffer.alloc(size);
+      const b = Buffer.allocUnsafe(size);
       if (def.type === 'signed') {
         if (n < -0x80000000 || n > 0x7fffffff) throw invalid(def, `${n} is out of range`);
         b.writeInt32BE(n, 0);
@@ -179,13 +178,13 @@ export function encodeValue(def: AttributeDef, value: ValueInput): Buffer {
         throw invalid(def, `'${String(value)}' is not an integer`);
       }
       if (n < 0n || n > 0xffffffffffffffffn) throw invalid(def, `${n} is out of range`);
-      const b = Buffer.alloc(8);
+      const b = Buffer.allocUnsafe(8);
       b.writeBigUInt64BE(n, 0);
       return b;
     }
     case 'date': {
       const secs = dateSeconds(def, value);
-      const b = Buffer.alloc(4);
+      const b = Buffer.allocUnsafe(4);
       b.writeUInt32BE(secs, 0);
       return b;
     }

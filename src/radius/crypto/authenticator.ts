@@ -1,12 +1,13 @@
 // Packet authenticators (RFC 2865 §3, RFC 2866 §3, RFC 5176 §2.3). All functions take the whole
 // encoded packet and hash exactly the octets its Length field covers.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import {
   AUTHENTICATOR_LENGTH,
   AUTHENTICATOR_OFFSET,
   HEADER_LENGTH,
   constantTimeEqual,
+  md5,
   packetLength,
   requireLength,
 } from './internal.js';
@@ -15,12 +16,12 @@ const ZERO_AUTHENTICATOR = Buffer.alloc(AUTHENTICATOR_LENGTH);
 
 /** MD5(Code | Identifier | Length | authenticator | Attributes | secret). */
 function digestWith(raw: Buffer, length: number, authenticator: Buffer, secret: Buffer): Buffer {
-  return createHash('md5')
-    .update(raw.subarray(0, AUTHENTICATOR_OFFSET))
-    .update(authenticator)
-    .update(raw.subarray(HEADER_LENGTH, length))
-    .update(secret)
-    .digest();
+  return md5(
+    raw.subarray(0, AUTHENTICATOR_OFFSET),
+    authenticator,
+    raw.subarray(HEADER_LENGTH, length),
+    secret,
+  );
 }
 
 function lengthOrThrow(raw: Buffer): number {

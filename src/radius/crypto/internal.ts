@@ -1,9 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
 /** RADIUS header: Code(1) Identifier(1) Length(2) Authenticator(16). */
 export const HEADER_LENGTH = 20;
 export const AUTHENTICATOR_OFFSET = 4;
 export const AUTHENTICATOR_LENGTH = 16;
+const EMPTY = Buffer.alloc(0);
 
 /** Constant-time equality; a length mismatch is answered at once (lengths are not secret). */
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -20,16 +21,14 @@ export function packetLength(raw: Buffer): number | null {
   return length >= HEADER_LENGTH && length <= raw.length ? length : null;
 }
 
+// One-shot crypto.hash (Node >= 20.12) over the concatenated parts: for the short inputs of
+// RADIUS it costs about half of a createHash().update()...digest() chain.
 export function md5(...parts: Uint8Array[]): Buffer {
-  const hash = createHash('md5');
-  for (const part of parts) hash.update(part);
-  return hash.digest();
+  return hash('md5', parts.length === 1 ? (parts[0] ?? EMPTY) : Buffer.concat(parts), 'buffer');
 }
 
 export function sha1(...parts: Uint8Array[]): Buffer {
-  const hash = createHash('sha1');
-  for (const part of parts) hash.update(part);
-  return hash.digest();
+  return hash('sha1', parts.length === 1 ? (parts[0] ?? EMPTY) : Buffer.concat(parts), 'buffer');
 }
 
 export function requireLength(name: string, value: Uint8Array, length: number): void {
@@ -49,14 +48,25 @@ export function md5Chain(
   iv: readonly Uint8Array[],
   mode: 'encrypt' | 'decrypt',
 ): Buffer {
-  // alloc, not allocUnsafe: keeps plaintext out of Node's shared pool slab.
+  // alloc, not allocUnsafe: keeps plaintext and secret out of Node's shared pool slab.
   const out = Buffer.alloc(input.length);
   const cipherText = mode === 'encrypt' ? out : input;
+  let ivLength = 0;
+  for (const part of iv) ivLength += part.length;
+  // secret | (iv or previous cipher block), rebuilt in place for each block.
+  const scratch = Buffer.alloc(secret.length + Math.max(16, ivLength));
+  scratch.set(secret);
+  let filled = secret.length;
+  for (const part of iv) {
+    scratch.set(part, filled);
+    filled += part.length;
+  }
   for (let offset = 0; offset < input.length; offset += 16) {
-    const hash = createHash('md5').update(secret);
-    if (offset === 0) for (const part of iv) hash.update(part);
-    else hash.update(cipherText.subarray(offset - 16, offset));
-    const pad = hash.digest();
+    if (offset > 0) {
+      scratch.set(cipherText.subarray(offset - 16, offset), secret.length);
+      filled = secret.length + 16;
+    }
+    const pad = hash('md5', scratch.subarray(0, filled), 'buffer');
     for (let i = 0; i < 16; i++) out[offset + i] = (input[offset + i] ?? 0) ^ (pad[i] ?? 0);
   }
   return out;

@@ -81,6 +81,7 @@ export class Dictionary {
       parent: a.parent,
       children: new Map(),
       values: new Map(),
+      valueSpellings: [],
       valueNames: new Map(),
       internal,
       unknown: false,
@@ -103,7 +104,15 @@ export class Dictionary {
     const space = this.spaceOf(a.parent, vendor);
     // EVS children are keyed by vendor and number together.
     const slot = a.parent?.type === 'evs' ? evsKey(vendor, a.code) : a.code;
-    if (!space.has(slot)) space.set(slot, def); // the first name for a number is the preferred one
+    const first = space.get(slot);
+    if (first && first.type === def.type) {
+      // A second name for the same attribute (MS-MPPE-Encryption-Type/-Types): an alias that
+      // finds the first definition, which keeps its name for printing.
+      this.byName.set(key, first);
+      this.names.push(a.name);
+      return first;
+    }
+    if (!first) space.set(slot, def); // the first name for a number is the preferred one
     this.byName.set(key, def);
     this.names.push(a.name);
     return def;
@@ -123,6 +132,7 @@ export class Dictionary {
     if (existing !== undefined && existing !== value) {
       throw new DictionaryError(`VALUE ${attr.name} ${name} is already defined as ${existing}`);
     }
+    if (existing === undefined) attr.valueSpellings.push(name);
     attr.values.set(key, value);
     if (!attr.valueNames.has(value)) attr.valueNames.set(value, name);
   }
@@ -188,6 +198,7 @@ export function unknownAttribute(
     parent,
     children: new Map(),
     values: new Map(),
+    valueSpellings: [],
     valueNames: new Map(),
     internal: false,
     unknown: true,

@@ -98,6 +98,8 @@ export interface AttributeDef {
   readonly children: Map<number, AttributeDef>;
   /** VALUE names: name (lower case) → number. */
   readonly values: Map<string, number>;
+  /** Every VALUE name as written in the dictionary, aliases included, in order. */
+  readonly valueSpellings: string[];
   /** number → preferred VALUE name (the first one defined). */
   readonly valueNames: Map<number, string>;
   /** Never on the wire: FreeRADIUS internal numbers (≥ 256 outside a vendor) or `virtual`. */

@@ -1,7 +1,7 @@
 import type { AttributeDef } from './dictionary/types.js';
 import type { PlainValue, ValueInput } from './values.js';
 import { unknownAttribute } from './dictionary/dictionary.js';
-import { decodeValue } from './values.js';
+import { decodeValue, encodeValue } from './values.js';
 
 /** A value as read from a packet: plain, or the child attributes of a TLV. */
 export type AttributeValue = PlainValue | readonly Attribute[];
@@ -10,6 +10,8 @@ export type AttributeValue = PlainValue | readonly Attribute[];
 export interface AttributeExtras {
   /** Data lengths of the fragments a long value arrived in (concat, long-extended). */
   fragments?: readonly number[];
+  /** Long-extended: the last fragment arrived with the More flag still set. */
+  moreOnLast?: boolean;
   /** The value is encrypted on the wire and was not revealed (no secret, or malformed). */
   hidden?: boolean;
   /** For a revealed encrypted attribute: the value, and its octets in clear. */
@@ -31,6 +33,8 @@ export class Attribute {
   readonly tag: number | undefined;
   /** Data lengths of the fragments a long value arrived in (concat, long-extended). */
   readonly fragments: readonly number[] | undefined;
+  /** Long-extended: the last fragment arrived with the More flag still set. */
+  readonly moreOnLast: boolean;
   /** True when the value is encrypted on the wire and was not revealed (no secret, or bad). */
   readonly hidden: boolean;
   /** For a revealed encrypted attribute: its value octets in clear. */
@@ -64,6 +68,7 @@ export class Attribute {
     this.rawCache = undefined;
     this.encodedMemo = undefined;
     this.fragments = extras.fragments;
+    this.moreOnLast = extras.moreOnLast ?? false;
     this.hidden = extras.hidden ?? false;
     this.cached = extras.revealed;
     this.clear = extras.clear;
@@ -142,23 +147,16 @@ export function valueOctets(def: AttributeDef, raw: Buffer): Buffer {
   return (raw[0] as number) <= 0x1f ? raw.subarray(1) : raw;
 }
 
-/** A caller's value turned into the form the decoder would give, for reads before encoding. */
+/** A caller's value in the form the decoder would give (`2` → 'Framed-User', dates → Date). */
 function normalise(def: AttributeDef, v: ValueInput | readonly Attribute[]): AttributeValue {
   if (Array.isArray(v)) return v as readonly Attribute[];
   const input = v as ValueInput;
-  if (def.type === 'string' && Buffer.isBuffer(input)) return input.toString('utf8');
-  if (
-    (def.type === 'integer' || def.type === 'short' || def.type === 'byte') &&
-    typeof input === 'number'
-  ) {
-    return def.valueNames.get(input) ?? input;
+  if (def.type === 'string') return Buffer.isBuffer(input) ? input.toString('utf8') : String(input);
+  try {
+    return decodeValue(def, encodeValue(def, input)) ?? input;
+  } catch {
+    return input; // the encoder reports the bad value when the packet is encoded
   }
-  if (def.type === 'integer' && typeof input === 'string') {
-    const n = def.values.get(input.toLowerCase());
-    if (n !== undefined) return def.valueNames.get(n) ?? input;
-  }
-  if (def.type === 'date' && typeof input === 'number') return new Date(input * 1000);
-  return input;
 }
 
 /** TLV children (RFC 6929 §2.3); undefined when the layout is broken. */

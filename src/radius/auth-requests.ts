@@ -128,7 +128,10 @@ export function msChapV2Request(
   const response = Buffer.alloc(50);
   response[0] = opts.ident ?? randomIdent();
   peerChallenge.copy(response, 2);
-  generateNtResponse(authChallenge, peerChallenge, user, ntPasswordHash(password)).copy(response, 26);
+  generateNtResponse(authChallenge, peerChallenge, user, ntPasswordHash(password)).copy(
+    response,
+    26,
+  );
   return createPacket(dict, 'Access-Request', {
     'User-Name': user,
     ...extra,

@@ -81,6 +81,8 @@ const ACCESS_REPLIES = new Set([2, 3, 11]);
 export class RadiusClient {
   readonly host: string;
   readonly port: number;
+  /** host:port, IPv6 addresses in brackets, for messages. */
+  readonly target: string;
   private readonly secret: Buffer;
   private readonly dictionary: Dictionary;
   private readonly timeoutMs: number;
@@ -109,6 +111,7 @@ export class RadiusClient {
   constructor(opts: RadiusClientOptions) {
     this.host = opts.host;
     this.port = opts.port;
+    this.target = isIPv6(opts.host) ? `[${opts.host}]:${opts.port}` : `${opts.host}:${opts.port}`;
     this.secret = opts.secret;
     this.dictionary = opts.dictionary;
     this.timeoutMs = opts.timeoutMs ?? 1000;
@@ -117,8 +120,9 @@ export class RadiusClient {
     this.maxTimeoutMs = Math.max(opts.maxTimeoutMs ?? 10_000, this.timeoutMs);
     this.requireMa = opts.requireMessageAuthenticator ?? true;
     this.maxQueued = opts.maxQueued ?? 1024;
-    if (this.secret.length === 0)
+    if (this.secret.length === 0) {
       throw new RadiusError('SECRET_REQUIRED', 'the shared secret is empty');
+    }
     if (!(this.timeoutMs > 0) || !(this.backoff >= 1) || !(this.retries >= 0)) {
       throw new RadiusError(
         'VALUE_INVALID',
@@ -169,8 +173,9 @@ export class RadiusClient {
    * requests are in flight and `maxQueued` more are already waiting.
    */
   send(packet: Packet): Promise<Packet> {
-    if (this.closed)
-      return Promise.reject(new RadiusError('TIMEOUT', 'the RADIUS client is closed'));
+    if (this.closed) {
+      return Promise.reject(new RadiusError('CLIENT_CLOSED', 'the RADIUS client is closed'));
+    }
     if (!REPLIES.has(packet.code)) {
       return Promise.reject(
         new RadiusError('VALUE_INVALID', `${packet.codeName} is not a request`),
@@ -184,8 +189,8 @@ export class RadiusClient {
       if (this.queue.length >= this.maxQueued) {
         reject(
           new RadiusError(
-            'TIMEOUT',
-            `${this.host}:${this.port}: 256 requests in flight and ${this.queue.length} queued`,
+            'CLIENT_BUSY',
+            `${this.target}: 256 requests in flight and ${this.queue.length} queued`,
           ),
         );
         return;
@@ -199,7 +204,7 @@ export class RadiusClient {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const err = (): RadiusError => new RadiusError('TIMEOUT', 'the RADIUS client was closed');
+    const err = (): RadiusError => new RadiusError('CLIENT_CLOSED', 'the RADIUS client was closed');
     for (const q of this.queue.splice(0)) q.reject(err());
     for (const p of this.inflight) if (p) this.finish(p, undefined, err());
     this.socket.close();
@@ -261,7 +266,7 @@ export class RadiusClient {
         return id;
       }
     }
-    throw new RadiusError('TIMEOUT', 'no free RADIUS identifier');
+    throw new RadiusError('CLIENT_BUSY', 'no free RADIUS identifier');
   }
 
   /** Sends the same octets each time (RFC 5080: same Identifier and Authenticator). */
@@ -289,7 +294,7 @@ export class RadiusClient {
       undefined,
       new RadiusError(
         'TIMEOUT',
-        `no valid reply from ${this.host}:${this.port} to Id ${p.identifier} after ${sends} sends${why}`,
+        `no valid reply from ${this.target} to Id ${p.identifier} after ${sends} sends${why}`,
       ),
     );
   }

@@ -234,8 +234,9 @@ function decodeExtended(ctx: Ctx, def: AttributeDef, start: number, end: number)
   const sub = buf[start] as number;
   const child = def.children.get(sub);
   if (child?.type === 'evs') {
-    if (end - start < 6) {
-      push(ctx, unknownAttribute(def.code, 0, undefined), buf, start, end, 0);
+    if (end - start <= 6) {
+      // An EVS without vendor, type or data: kept raw under its number (Attr-241.26).
+      push(ctx, unknownAttribute(sub, 0, def), buf, start + 1, end, 0);
       return;
     }
     const vendorId = buf.readUInt32BE(start + 1);
@@ -267,7 +268,8 @@ function decodeFragments(ctx: Ctx, def: AttributeDef, pos: number, end: number):
     if (long) {
       const flags = buf[p + 3] as number;
       // Too short, reserved flag bits, or another Extended-Type: not part of this value.
-      if (len < 4 || (flags & 0x7f) !== 0 || (sub >= 0 && buf[p + 2] !== sub)) break;
+      // RFC 6929 §2.2: at least 5 octets (a fragment carries data).
+      if (len < 5 || (flags & 0x7f) !== 0 || (sub >= 0 && buf[p + 2] !== sub)) break;
       sub = buf[p + 2] as number;
       starts.push(p + 4);
       sizes.push(len - 4);
@@ -280,8 +282,8 @@ function decodeFragments(ctx: Ctx, def: AttributeDef, pos: number, end: number):
       p += len;
     }
   }
-  if (starts.length === 0 || (long && more)) {
-    // A bad first fragment, or a value cut short (More set on the last): keep them raw.
+  if (starts.length === 0) {
+    // A bad first fragment: keep it raw.
     const stop = starts.length === 0 ? pos + Math.max(2, buf[pos + 1] as number) : p;
     if (pos + 1 >= end || (buf[pos + 1] as number) < 2 || stop > end) {
       throw malformed(`attribute ${type} at offset ${pos} is malformed`);
@@ -297,17 +299,34 @@ function decodeFragments(ctx: Ctx, def: AttributeDef, pos: number, end: number):
     push(ctx, def, value, 0, value.length, 0, fragments);
     return p;
   }
+  // As FreeRADIUS does, a value whose last fragment still says "more" is taken as it arrived;
+  // the flag is remembered so that the packet re-encodes as it came.
+  const extras = { fragments: sizes, moreOnLast: more };
   const child = def.children.get(sub);
-  if (child?.type === 'evs' && value.length >= 5) {
+  if (child?.type === 'evs' && value.length > 5) {
     const vendorId = value.readUInt32BE(0);
     const vtype = value[4] as number;
     const vdef =
       child.children.get(evsKey(vendorId, vtype)) ?? unknownAttribute(vtype, vendorId, child);
-    push(ctx, vdef, value, 5, value.length, 0, fragments);
+    pushWith(ctx, vdef, value, 5, value.length, extras);
     return p;
   }
   const target =
     child !== undefined && child.type !== 'evs' ? child : unknownAttribute(sub, 0, def);
-  push(ctx, target, value, 0, value.length, 0, fragments);
+  pushWith(ctx, target, value, 0, value.length, extras);
   return p;
+}
+
+/** push() for a reassembled long-extended value, which also carries its fragment layout. */
+function pushWith(
+  ctx: Ctx,
+  def: AttributeDef,
+  src: Buffer,
+  start: number,
+  end: number,
+  extras: { fragments: readonly number[]; moreOnLast: boolean },
+): void {
+  if (!wellFormed(def, src, start, end)) def = unknownAttribute(def.code, def.vendor, def.parent);
+  const tag = def.flags.hasTag ? tagOf(def, src, start, end) : undefined;
+  ctx.out.push(Attribute.fromWire(def, src, start, end, 0, tag, extras));
 }

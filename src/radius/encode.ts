@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Attribute } from './attribute.js';
 import { authenticatorKind } from './codes.js';
 import {
@@ -38,6 +39,8 @@ interface Ctx {
   cryptAuth: Buffer | undefined;
   pos: number;
   sign: boolean;
+  /** The last salt used in this packet: RFC 2868 §3.5 wants each one unique per packet. */
+  salt: number;
   maOffset: number;
 }
 
@@ -73,6 +76,7 @@ export function encodePacket(packet: Packet, opts: EncodeOptions = {}): Buffer {
     pos: 20,
     sign,
     maOffset: -1,
+    salt: -1,
   };
   const buf = scratch;
   buf[0] = packet.code;
@@ -225,7 +229,7 @@ function writeExtended(buf: Buffer, ctx: Ctx, a: Attribute): void {
   const data = payload.subarray(1);
   const parts = [...chunks(data, 251, a.fragments)];
   parts.forEach(([from, to], i) => {
-    const more = i < parts.length - 1 ? 0x80 : 0;
+    const more = i < parts.length - 1 || (a.moreOnLast && a.raw !== undefined) ? 0x80 : 0;
     writeTlvHeader(
       buf,
       ctx,
@@ -260,7 +264,7 @@ function valueField(ctx: Ctx, a: Attribute): Buffer {
     } else {
       if (v.length > 239)
         throw new RadiusError('VALUE_INVALID', `${def.name}: longer than 239 octets`);
-      v = saltEncrypt(v, ctx.secret, ctx.cryptAuth);
+      v = saltEncrypt(v, ctx.secret, ctx.cryptAuth, nextSalt(ctx));
     }
     return def.flags.hasTag ? Buffer.concat([Buffer.from([a.tag ?? 0]), v]) : v;
   }
@@ -292,4 +296,13 @@ function encodeTlv(ctx: Ctx, children: readonly Attribute[]): Buffer {
     parts.push(Buffer.from([c.def.code, v.length + 2]), v);
   }
   return Buffer.concat(parts);
+}
+
+/** A random first salt, then the next ones in sequence: unique within the packet, high bit set. */
+function nextSalt(ctx: Ctx): Buffer {
+  ctx.salt =
+    ctx.salt < 0 ? randomBytes(2).readUInt16BE(0) | 0x8000 : ((ctx.salt + 1) & 0x7fff) | 0x8000;
+  const b = Buffer.allocUnsafe(2);
+  b.writeUInt16BE(ctx.salt, 0);
+  return b;
 }

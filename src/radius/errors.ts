@@ -9,6 +9,8 @@ export type RadiusErrorCode =
   | 'SECRET_REQUIRED'
   | 'PACKET_TOO_LONG'
   | 'TIMEOUT'
+  | 'CLIENT_BUSY'
+  | 'CLIENT_CLOSED'
   | 'RESPONSE_INVALID';
 
 /** The only error the protocol layer throws on bad input; `code` is stable, the message explains. */

@@ -15,6 +15,16 @@ export { RadiusError } from './errors.js';
 export type { RadiusErrorCode } from './errors.js';
 export { Packet, createPacket, makeAttribute, sameAttribute } from './packet.js';
 export type { AttributeName, PacketAttributes } from './packet.js';
+export { RadiusClient } from './client.js';
+export type { RadiusClientCounters, RadiusClientOptions } from './client.js';
+export {
+  chapRequest,
+  msChapV1Request,
+  msChapV2Request,
+  papRequest,
+  verifyMsChapV2Success,
+} from './auth-requests.js';
+export type { ChapOptions, MsChapV1Options, MsChapV2Options } from './auth-requests.js';
 export { verifyPacket } from './verify.js';
 export type { AuthenticatorCheck, MessageAuthenticatorCheck, PacketChecks } from './verify.js';
 export {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AttributeValue } from './attribute.js';
 import { Attribute } from './attribute.js';
-import { authenticatorKind, codeByName, codeName } from './codes.js';
+import { authenticatorKind, codeByName, codeName, isKnownCode } from './codes.js';
 import type { Dictionary } from './dictionary/dictionary.js';
 import type { AttributeDef } from './dictionary/types.js';
 import { RadiusError } from './errors.js';
@@ -149,7 +149,7 @@ export function createPacket(
   attributes: PacketAttributes = {},
   opts: CreatePacketOptions = {},
 ): Packet {
-  const c = typeof code === 'number' ? code : codeByName(code);
+  const c = typeof code === 'number' ? (isKnownCode(code) ? code : undefined) : codeByName(code);
   if (c === undefined) throw new RadiusError('CODE_UNKNOWN', `unknown packet code ${String(code)}`);
   const authenticator =
     opts.authenticator ?? (authenticatorKind(c) === 'random' ? randomBytes(16) : Buffer.alloc(16));

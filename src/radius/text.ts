@@ -174,7 +174,7 @@ function readQuoted(line: string, start: number): { value: string; next: number 
   const bytes: number[] = [];
   let i = start + 1;
   while (i < line.length) {
-    const ch = line[i] as string;
+    const ch = String.fromCodePoint(line.codePointAt(i) as number);
     if (ch === q) return { value: Buffer.from(bytes).toString('latin1'), next: i + 1 };
     if (ch === '\\' && i + 1 < line.length) {
       const n = line[i + 1] as string;

@@ -63,7 +63,10 @@ export function decodeValue(def: AttributeDef, data: Buffer): PlainValue | undef
     case 'date':
       return len === 4 ? new Date(data.readUInt32BE(0) * 1000) : undefined;
     case 'ifid':
-      return len === 8 ? hexGroups(data, 2, ':') : undefined;
+      // FreeRADIUS prints each 16-bit group without leading zeros.
+      return len === 8
+        ? [0, 2, 4, 6].map((o) => data.readUInt16BE(o).toString(16)).join(':')
+        : undefined;
     case 'ether':
       return len === 6 ? hexGroups(data, 1, ':') : undefined;
     case 'ipv4prefix':

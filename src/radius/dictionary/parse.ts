@@ -23,6 +23,10 @@ interface ParseState {
 
 interface BlockState {
   vendor: VendorDef | undefined;
+  /** Where the open BEGIN-VENDOR is, for the error when END-VENDOR is missing. */
+  vendorLine: string;
+  /** file:line of the line being parsed. */
+  where: string;
   /** Set inside BEGIN-VENDOR … format=Extended-Vendor-Specific-N. */
   evs: AttributeDef | undefined;
   tlv: AttributeDef[];
@@ -62,13 +66,20 @@ function parseFile(state: ParseState, path: string, optional: boolean): void {
 
 function parseText(state: ParseState, text: string, fileName: string): void {
   if (++state.depth > 32) throw new DictionaryError(`${fileName}: $INCLUDE nested too deeply`);
-  const block: BlockState = { vendor: undefined, evs: undefined, tlv: [] };
+  const block: BlockState = {
+    vendor: undefined,
+    vendorLine: '',
+    where: fileName,
+    evs: undefined,
+    tlv: [],
+  };
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const where = `${fileName}:${i + 1}`;
     const line = (lines[i] ?? '').replace(/#.*$/, '').trim();
     if (line === '') continue;
     const f = line.split(/\s+/);
+    block.where = where;
     try {
       parseLine(state, block, f, fileName);
     } catch (e) {
@@ -78,8 +89,11 @@ function parseText(state: ParseState, text: string, fileName: string): void {
       throw e;
     }
   }
-  if (block.vendor)
-    throw new DictionaryError(`${fileName}: BEGIN-VENDOR ${block.vendor.name} has no END-VENDOR`);
+  if (block.vendor) {
+    throw new DictionaryError(
+      `${block.vendorLine}: BEGIN-VENDOR ${block.vendor.name} has no END-VENDOR`,
+    );
+  }
   if (block.tlv.length > 0) throw new DictionaryError(`${fileName}: BEGIN-TLV has no END-TLV`);
   state.depth--;
 }
@@ -90,7 +104,7 @@ function parseLine(state: ParseState, block: BlockState, f: string[], fileName: 
     case 'ATTRIBUTE':
       return parseAttribute(state, block, f);
     case 'VALUE':
-      return parseValue(state, f, fileName);
+      return parseValue(state, f, block.where);
     case 'VENDOR':
       return parseVendor(state, f);
     case 'BEGIN-VENDOR':
@@ -182,6 +196,7 @@ function beginVendor(state: ParseState, block: BlockState, f: string[]): void {
   const v = state.dict.vendorByName(name);
   if (!v) throw new DictionaryError(`BEGIN-VENDOR: unknown vendor ${name}`);
   block.vendor = v;
+  block.vendorLine = block.where;
   block.evs = undefined;
   const fmt = f[2];
   if (fmt !== undefined) {
@@ -324,7 +339,7 @@ function checkFlags(name: string, type: AttributeType, flags: Partial<AttributeF
   }
 }
 
-function parseValue(state: ParseState, f: string[], fileName: string): void {
+function parseValue(state: ParseState, f: string[], where: string): void {
   const attr = need(f, 1, 'VALUE needs an attribute name');
   const name = need(f, 2, `VALUE ${attr} needs a name`);
   const value = parseNumber(
@@ -332,7 +347,7 @@ function parseValue(state: ParseState, f: string[], fileName: string): void {
     `VALUE ${attr} ${name}`,
   );
   if (f.length > 4) throw new DictionaryError(`VALUE ${attr} ${name}: too many fields`);
-  state.pending.push({ attr, name, value, where: fileName });
+  state.pending.push({ attr, name, value, where });
 }
 
 function resolvePending(state: ParseState): void {
@@ -347,7 +362,12 @@ function resolvePending(state: ParseState): void {
         `${p.where}: VALUE ${p.attr} ${p.name}: ${def.type} attributes take no VALUEs`,
       );
     }
-    state.dict.addValue(def, p.name, p.value);
+    try {
+      state.dict.addValue(def, p.name, p.value);
+    } catch (e) {
+      if (e instanceof DictionaryError) throw new DictionaryError(`${p.where}: ${e.message}`);
+      throw e;
+    }
   }
   state.pending.length = 0;
 }

@@ -1,0 +1,64 @@
+import type { Generated } from 'kysely';
+
+/**
+ * The tables, as Kysely sees them. One schema for SQLite and PostgreSQL: times are integer
+ * milliseconds since the epoch (UTC), booleans are 0/1 integers, secrets are sealed text.
+ */
+export interface NasTable {
+  id: Generated<number>;
+  name: string;
+  /** An IP address or a CIDR prefix (IPv4 or IPv6). */
+  address: string;
+  /** The RADIUS shared secret, sealed with the data dir's key. */
+  secret_sealed: string;
+  require_message_authenticator: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SubscriberTable {
+  id: Generated<number>;
+  /** As given (`p1f9bd1@NEUTRINET`). */
+  username: string;
+  /** The lookup key: the realm after `@` in lower case, the user part as it is. */
+  username_key: string;
+  /** The password (in clear for CHAP and MS-CHAP), sealed with the data dir's key. */
+  password_sealed: string;
+  status: string;
+  ipv4: string | null;
+  ipv6_prefix: string | null;
+  delegated_prefix: string | null;
+  mtu: number | null;
+  port_limit: number | null;
+  interim: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A subscriber's status over time: `valid_to` is null for the current interval. */
+export interface SubscriberStatusTable {
+  id: Generated<number>;
+  subscriber_id: number;
+  status: string;
+  valid_from: number;
+  valid_to: number | null;
+}
+
+/** Every change made by a person or a job: who, when, what, old → new (never a secret). */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  entity: string;
+  entity_key: string;
+  old_value: string | null;
+  new_value: string | null;
+}
+
+export interface Database {
+  nas: NasTable;
+  subscribers: SubscriberTable;
+  subscriber_status: SubscriberStatusTable;
+  audit_log: AuditLogTable;
+}

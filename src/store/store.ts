@@ -1,0 +1,147 @@
+import { isAbsolute, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+import type { Dialect } from './migrations.js';
+import { migrationProvider } from './migrations.js';
+
+export type { Dialect } from './migrations.js';
+
+/** The store could not be opened or migrated; the message says why. */
+export class StoreError extends Error {
+  constructor(
+    readonly code: 'STORE_URL_INVALID' | 'STORE_UNAVAILABLE' | 'STORE_MIGRATION_FAILED',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+const CHANGE_CHANNEL = 'ispkit_changes';
+
+// bigint columns (times in ms, counters) fit a JS number up to 2^53.
+pg.types.setTypeParser(20, (v: string) => Number(v));
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  /** The URL with any password removed, for logs. */
+  readonly description: string;
+  /** Applies pending migrations; returns the names applied. */
+  migrate(): Promise<string[]>;
+  /**
+   * A number that changes when another process (the CLI, a second server) changed data that
+   * servers cache (NAS clients). Cheap enough to read on every request.
+   */
+  changeCounter(): number;
+  /** Tells other processes that cached data changed (after the transaction committed). */
+  announceChange(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** `sqlite:PATH` (relative to the data dir), `postgres://…` or `postgresql://…`. */
+export async function openStore(url: string, dataDir: string): Promise<Store> {
+  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length), dataDir);
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url);
+  throw new StoreError(
+    'STORE_URL_INVALID',
+    `database URL must be sqlite:PATH or postgres://…, got '${redact(url)}'`,
+  );
+}
+
+function redact(url: string): string {
+  return url.replace(/(\/\/[^:/@]*):[^@]*@/, '$1:***@');
+}
+
+function openSqlite(path: string, dataDir: string): Store {
+  const file = path === ':memory:' ? path : isAbsolute(path) ? path : resolve(dataDir, path);
+  let raw: BetterSqlite3.Database;
+  try {
+    raw = new BetterSqlite3(file);
+  } catch (e) {
+    throw new StoreError(
+      'STORE_UNAVAILABLE',
+      `cannot open SQLite database ${file}: ${(e as Error).message}`,
+    );
+  }
+  raw.pragma('journal_mode = WAL');
+  // FULL: a commit is on disk before we answer (accounting is acknowledged only once durable).
+  raw.pragma('synchronous = FULL');
+  raw.pragma('busy_timeout = 5000');
+  raw.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const dataVersion = raw.prepare('PRAGMA data_version').pluck();
+  return {
+    db,
+    dialect: 'sqlite',
+    description: `sqlite:${file}`,
+    migrate: () => migrate(db, 'sqlite'),
+    // SQLite bumps data_version when another connection commits: no polling of tables needed.
+    changeCounter: () => dataVersion.get() as number,
+    announceChange: () => Promise.resolve(),
+    close: async () => {
+      await db.destroy();
+    },
+  };
+}
+
+async function openPostgres(url: string): Promise<Store> {
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
+  pool.on('error', () => {
+    // An idle client died (server restart): the pool replaces it on next use.
+  });
+  let counter = 0;
+  const listener = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await listener.connect();
+    await listener.query(`LISTEN ${CHANGE_CHANNEL}`);
+  } catch (e) {
+    await pool.end().catch(() => undefined);
+    throw new StoreError(
+      'STORE_UNAVAILABLE',
+      `cannot connect to ${redact(url)}: ${(e as Error).message}`,
+    );
+  }
+  listener.on('notification', () => {
+    counter++;
+  });
+  listener.on('error', () => {
+    // Lost the LISTEN connection: count it as a change so that caches are re-read.
+    counter++;
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: 'postgres',
+    description: redact(url),
+    migrate: () => migrate(db, 'postgres'),
+    changeCounter: () => counter,
+    announceChange: async () => {
+      await sql`select pg_notify(${CHANGE_CHANNEL}, '')`.execute(db);
+    },
+    close: async () => {
+      await listener.end().catch(() => undefined);
+      await db.destroy();
+    },
+  };
+}
+
+async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider(dialect),
+    migrationTableName: 'ispkit_migrations',
+    migrationLockTableName: 'ispkit_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new StoreError(
+      'STORE_MIGRATION_FAILED',
+      `migration ${failed} failed: ${(error as Error).message}`,
+    );
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

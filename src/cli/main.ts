@@ -1,8 +1,38 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
-import { bundledDictionary } from '../radius/index.js';
+import { Command, CommanderError, Option } from 'commander';
 import { reportError } from './output.js';
-import { registerRadiusCommands } from './radius.js';
+
+type Register = (program: Command) => void;
+
+/**
+ * Command groups, loaded only when used: `ispkit radius decode` should not pay for the
+ * database drivers and the HTTP server. With no group named (--help), all are loaded.
+ */
+const GROUPS: Record<string, () => Promise<Register[]>> = {
+  serve: async () => [(await import('./serve.js')).registerServeCommand],
+  radius: async () => {
+    const [{ registerRadiusCommands }, { bundledDictionary }] = await Promise.all([
+      import('./radius.js'),
+      import('../radius/index.js'),
+    ]);
+    return [(p) => registerRadiusCommands(p, bundledDictionary)];
+  },
+  nas: async () => [(await import('./nas.js')).registerNasCommands],
+  subscriber: async () => [(await import('./subscriber.js')).registerSubscriberCommands],
+  session: async () => [(await import('./sessions.js')).registerSessionCommands],
+  usage: async () => [(await import('./sessions.js')).registerUsageCommand],
+  radtest: async () => [(await import('./radtest.js')).registerRadtestCommand],
+};
+
+/** The first word that is not an option (nor the value of --data/--config). */
+function groupOf(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--data' || a === '--config') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
 
 const program = new Command();
 program
@@ -10,28 +40,23 @@ program
   .description('the subscriber platform of a member-run ISP: RADIUS, accounting, addresses')
   .version('0.1.0')
   .exitOverride()
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // Read by every command group (withApp in app-context.ts), before or after the verb.
+  .addOption(new Option('--data <dir>', 'the data directory (default ./data)').env('ISPKIT_DATA'))
+  .option('--config <file>', 'the config file (default DIR/ispkit.yaml)');
 
-program
-  .command('serve')
-  .description('run the RADIUS and HTTP server')
-  .action(() => {
-    // The server lands with the AAA issue; until then say so plainly and succeed.
-    process.stdout.write(
-      [
-        'ispkit: the RADIUS server is not built yet (it comes with the AAA server issue).',
-        'What works today:',
-        '  npx ispkit radius decode <hex> [--secret S] [--json]   decode and verify a RADIUS packet',
-        '  npx ispkit radius encode --code Access-Request --id 1 --secret S < attrs.txt',
-        '',
-      ].join('\n'),
-    );
-  });
-
-registerRadiusCommands(program, bundledDictionary);
+// `ispkit … | head` closes stdout early: that is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 const json = process.argv.includes('--json');
 try {
+  const wanted = groupOf(process.argv.slice(2));
+  const names = wanted !== undefined && wanted in GROUPS ? [wanted] : Object.keys(GROUPS);
+  for (const name of names)
+    for (const register of await (GROUPS[name] as () => Promise<Register[]>)()) register(program);
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {

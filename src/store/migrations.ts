@@ -1,4 +1,4 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { Kysely, Migration } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -72,9 +72,105 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    // Never one address for two members, nor two NAS entries for one source, even when two
+    // processes write at once (the services check first; these indexes settle races). NULLs
+    // are distinct in both dialects, so members without an address do not collide.
+    '0002_unique_addresses': {
+      async up(db: Kysely<unknown>) {
+        const unique = [
+          ['subscribers_ipv4_unique', 'subscribers', 'ipv4'],
+          ['subscribers_ipv6_prefix_unique', 'subscribers', 'ipv6_prefix'],
+          ['subscribers_delegated_prefix_unique', 'subscribers', 'delegated_prefix'],
+          ['nas_address_unique', 'nas', 'address'],
+        ] as const;
+        for (const [name, table, column] of unique) {
+          await db.schema.createIndex(name).unique().on(table).column(column).execute();
+        }
+      },
+      async down(db: Kysely<unknown>) {
+        for (const name of [
+          'subscribers_ipv4_unique',
+          'subscribers_ipv6_prefix_unique',
+          'subscribers_delegated_prefix_unique',
+          'nas_address_unique',
+        ]) {
+          await db.schema.dropIndex(name).ifExists().execute();
+        }
+      },
+    },
+    // Accounting: one row per session, and usage per subscriber and UTC day.
+    '0003_sessions_usage': {
+      async up(db: Kysely<unknown>) {
+        await id(db, 'sessions')
+          .addColumn('unique_id', 'text', (c) => c.notNull().unique())
+          .addColumn('nas', 'text', (c) => c.notNull())
+          .addColumn('acct_session_id', 'text', (c) => c.notNull())
+          .addColumn('username', 'text', (c) => c.notNull())
+          .addColumn('username_key', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('inferred', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('started_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addColumn('stopped_at', 'bigint')
+          .addColumn('last_event_at', 'bigint', (c) => c.notNull())
+          .addColumn('terminate_cause', 'text')
+          .addColumn('bytes_in', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('bytes_out', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('packets_in', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('packets_out', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('session_time', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('interim_interval', 'integer')
+          .addColumn('nas_identifier', 'text')
+          .addColumn('nas_ip', 'text')
+          .addColumn('nas_port_id', 'text')
+          .addColumn('called_station_id', 'text')
+          .addColumn('calling_station_id', 'text')
+          .addColumn('circuit_id', 'text')
+          .addColumn('framed_ip', 'text')
+          .addColumn('framed_ipv6_prefix', 'text')
+          .addColumn('delegated_prefix', 'text')
+          .execute();
+        await db.schema
+          .createIndex('sessions_open_by_user')
+          .on('sessions')
+          .columns(['username_key', 'state'])
+          .execute();
+        await db.schema
+          .createIndex('sessions_by_nas_state')
+          .on('sessions')
+          .columns(['nas', 'state'])
+          .execute();
+        await db.schema
+          .createIndex('sessions_by_state_updated')
+          .on('sessions')
+          .columns(['state', 'updated_at'])
+          .execute();
+        await db.schema
+          .createIndex('sessions_by_start')
+          .on('sessions')
+          .columns(['started_at'])
+          .execute();
+        await db.schema
+          .createTable('usage_daily')
+          .addColumn('username_key', 'text', (c) => c.notNull())
+          .addColumn('day', 'text', (c) => c.notNull())
+          .addColumn('username', 'text', (c) => c.notNull())
+          .addColumn('bytes_in', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('bytes_out', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('seconds', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('sessions', 'integer', (c) => c.notNull().defaultTo(0))
+          .addPrimaryKeyConstraint('usage_daily_pk', ['username_key', 'day'])
+          .execute();
+        await db.schema
+          .createIndex('usage_daily_by_day')
+          .on('usage_daily')
+          .columns(['day'])
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('usage_daily').ifExists().execute();
+        await db.schema.dropTable('sessions').ifExists().execute();
+      },
+    },
   };
-}
-
-export function migrationProvider(dialect: Dialect): MigrationProvider {
-  return { getMigrations: () => Promise.resolve(migrations(dialect)) };
 }

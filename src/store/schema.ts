@@ -56,7 +56,55 @@ export interface AuditLogTable {
   new_value: string | null;
 }
 
+/** One accounting session (NAS + Acct-Session-Id + User-Name). Counters are the last reported. */
+export interface SessionTable {
+  id: Generated<number>;
+  unique_id: string;
+  nas: string;
+  acct_session_id: string;
+  username: string;
+  username_key: string;
+  /** open, stopped, or lost (no update for 3 × the interim interval). */
+  state: string;
+  /** 1 when the stop was inferred (lost), not reported by the NAS. */
+  inferred: number;
+  started_at: number;
+  updated_at: number;
+  stopped_at: number | null;
+  /** Event time of the last update applied (older updates are not counted again). */
+  last_event_at: number;
+  terminate_cause: string | null;
+  bytes_in: number;
+  bytes_out: number;
+  packets_in: number;
+  packets_out: number;
+  session_time: number;
+  interim_interval: number | null;
+  nas_identifier: string | null;
+  nas_ip: string | null;
+  nas_port_id: string | null;
+  called_station_id: string | null;
+  calling_station_id: string | null;
+  circuit_id: string | null;
+  framed_ip: string | null;
+  framed_ipv6_prefix: string | null;
+  delegated_prefix: string | null;
+}
+
+/** Usage per subscriber (user name key) and UTC day. */
+export interface UsageDailyTable {
+  username_key: string;
+  day: string;
+  username: string;
+  bytes_in: number;
+  bytes_out: number;
+  seconds: number;
+  sessions: number;
+}
+
 export interface Database {
+  sessions: SessionTable;
+  usage_daily: UsageDailyTable;
   nas: NasTable;
   subscribers: SubscriberTable;
   subscriber_status: SubscriberStatusTable;

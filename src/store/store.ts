@@ -1,10 +1,11 @@
 import { isAbsolute, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import type { Migration } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import type { Dialect } from './migrations.js';
-import { migrationProvider } from './migrations.js';
+import { migrations } from './migrations.js';
 
 export type { Dialect } from './migrations.js';
 
@@ -128,20 +129,41 @@ async function openPostgres(url: string): Promise<Store> {
   };
 }
 
+/**
+ * Applies pending migrations in one transaction, in name order. Our own small migrator:
+ * Kysely's introspects every table of every schema to find its bookkeeping, which is slow on a
+ * big database and fails when another schema is being dropped at the same moment (seen with
+ * parallel test files, each in its own schema).
+ */
 async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<string[]> {
-  const migrator = new Migrator({
-    db,
-    provider: migrationProvider(dialect),
-    migrationTableName: 'ispkit_migrations',
-    migrationLockTableName: 'ispkit_migrations_lock',
-  });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+  const all = migrations(dialect);
+  const applied: string[] = [];
+  let current = '';
+  try {
+    await db.transaction().execute(async (trx) => {
+      // Two instances starting together: the second waits for the first (PostgreSQL); SQLite
+      // serialises writers anyway. Tables are created in the current schema (search_path).
+      if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(7431092)`.execute(trx);
+      await sql`create table if not exists ispkit_migrations (name varchar(255) primary key, applied_at bigint not null)`.execute(
+        trx,
+      );
+      const done = await sql<{ name: string }>`select name from ispkit_migrations`.execute(trx);
+      const have = new Set(done.rows.map((r) => r.name));
+      for (const name of Object.keys(all).sort()) {
+        if (have.has(name)) continue;
+        current = name;
+        await (all[name] as Migration).up(trx as unknown as Kysely<unknown>);
+        await sql`insert into ispkit_migrations (name, applied_at) values (${name}, ${Date.now()})`.execute(
+          trx,
+        );
+        applied.push(name);
+      }
+    });
+  } catch (e) {
     throw new StoreError(
       'STORE_MIGRATION_FAILED',
-      `migration ${failed} failed: ${(error as Error).message}`,
+      `migration ${current || '(bookkeeping)'} failed: ${(e as Error).message}`,
     );
   }
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  return applied;
 }

@@ -1,0 +1,73 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { NasDirectory, NasService } from './aaa/nas-clients.js';
+import type { NasLookup, SubscriberLookup } from './aaa/ports.js';
+import type { Config } from './config/config.js';
+import { dataPath, loadConfig } from './config/config.js';
+import { DomainError } from './errors.js';
+import { SecretBox } from './secrets/box.js';
+import type { Store } from './store/store.js';
+import { openStore } from './store/store.js';
+import { SubscriberService } from './subscribers/service.js';
+
+export interface AppOptions {
+  /** Default: ISPKIT_DATA, then `./data`. */
+  dataDir?: string;
+  /** Default: `DIR/ispkit.yaml`. */
+  configFile?: string;
+  /** Create the data dir, config and key file when missing (serve, and commands that add). */
+  create?: boolean;
+}
+
+/** The services, built once; the CLI, the HTTP API and the RADIUS server all use these. */
+export interface App {
+  readonly config: Config;
+  readonly dataDir: string;
+  readonly store: Store;
+  readonly box: SecretBox;
+  readonly subscribers: SubscriberService;
+  readonly nas: NasService;
+  /** What the RADIUS server asks for the NAS of a source address. */
+  readonly nasDirectory: NasDirectory;
+  close(): Promise<void>;
+}
+
+export async function openApp(options: AppOptions = {}): Promise<App> {
+  const { config, dataDir } = loadConfig(options);
+  if (!existsSync(dataDir)) {
+    // Reading from a data dir that is not there is a typo in --data, not a wish for a new one.
+    if (!options.create) {
+      throw new DomainError(
+        'DATA_DIR_MISSING',
+        `no data directory at ${dataDir} (give --data DIR or set ISPKIT_DATA)`,
+        'not_found',
+      );
+    }
+    mkdirSync(dataDir, { recursive: true, mode: 0o750 });
+  }
+  const box = SecretBox.fromKeyFile(dataPath(dataDir, config.key_file));
+  const store = await openStore(config.database, dataDir);
+  try {
+    await store.migrate();
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const subscribers = new SubscriberService(store, box);
+  const nasDirectory = new NasDirectory(store, box);
+  // SQLite does not count this process's own commits as changes: tell the directory directly.
+  const nas = new NasService(store, box, () => nasDirectory.invalidate());
+  return {
+    config,
+    dataDir,
+    store,
+    box,
+    subscribers,
+    nas,
+    nasDirectory,
+    close: () => store.close(),
+  };
+}
+
+// The RADIUS server depends on the ports only; these lines fail to compile if the services drift.
+const _subscriberLookup = (s: SubscriberService): SubscriberLookup => s;
+const _nasLookup = (d: NasDirectory): NasLookup => d;

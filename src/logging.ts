@@ -1,0 +1,18 @@
+import type { DestinationStream, Logger, LoggerOptions } from 'pino';
+import { pino } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * One JSON line per event on stdout. Secrets never reach the logger: callers log names, not
+ * values, and these keys are redacted anyway should one slip in.
+ */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
+    level,
+    base: undefined,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: ['password', 'secret', '*.password', '*.secret'], censor: '[redacted]' },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}

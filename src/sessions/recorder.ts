@@ -1,0 +1,226 @@
+import type { Kysely, Transaction } from 'kysely';
+import { sql } from 'kysely';
+import type { Database, SessionTable } from '../store/schema.js';
+import { usernameKey } from '../subscribers/usernames.js';
+import type { AccountingEvent } from './event.js';
+import { splitByDay, utcDay } from './usage-split.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+type SessionRow = Omit<SessionTable, 'id'> & { id: number };
+
+/** What applying one event did (tests and logs read it). */
+export type Applied = 'created' | 'updated' | 'ignored-old' | 'nas-reset';
+
+/**
+ * Applies one Accounting-Request to the sessions and to daily usage, idempotently: an update
+ * older than the last one applied to its session is not counted again, counters are deltas
+ * against the last reported values, and a counter that went backwards (the NAS restarted its
+ * count) never produces negative usage.
+ */
+export async function applyEvent(db: Db, ev: AccountingEvent): Promise<Applied> {
+  if (ev.status === 'accounting-on' || ev.status === 'accounting-off') {
+    await closeNasSessions(db, ev.nas, ev.at);
+    return 'nas-reset';
+  }
+  const existing = (await db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('unique_id', '=', ev.uniqueId)
+    .executeTakeFirst()) as SessionRow | undefined;
+  const key = usernameKey(ev.username);
+  if (!existing) {
+    // Interim or Stop without a Start (lost, or ispkit was down): the session began
+    // Acct-Session-Time ago; what the counters say is usage since then.
+    const started = ev.status === 'start' ? ev.at : ev.at - (ev.sessionTime ?? 0) * 1000;
+    await db
+      .insertInto('sessions')
+      .values({
+        ...columns(ev),
+        unique_id: ev.uniqueId,
+        nas: ev.nas,
+        acct_session_id: ev.acctSessionId,
+        username: ev.username,
+        username_key: key,
+        started_at: started,
+        inferred: 0,
+      })
+      .execute();
+    await addUsage(
+      db,
+      key,
+      ev.username,
+      started,
+      ev.at,
+      ev.bytesIn,
+      ev.bytesOut,
+      ev.sessionTime ?? Math.max(0, Math.round((ev.at - started) / 1000)),
+      started,
+    );
+    return 'created';
+  }
+  if (ev.at < existing.last_event_at) return 'ignored-old';
+  const dIn = delta(ev.bytesIn, existing.bytes_in);
+  const dOut = delta(ev.bytesOut, existing.bytes_out);
+  const dSecs =
+    ev.sessionTime !== undefined
+      ? delta(ev.sessionTime, existing.session_time)
+      : Math.max(0, Math.round((ev.at - existing.last_event_at) / 1000));
+  const { started_at: _s, ...all } = columns(ev);
+  // An update without the line's details (some NASes send them only in Start) keeps them.
+  const cols = Object.fromEntries(
+    Object.entries(all).filter(
+      ([k, v]) => v !== null || k === 'stopped_at' || k === 'terminate_cause',
+    ),
+  ) as Partial<typeof all>;
+  // Without Acct-Session-Time the stored time moves on by what was counted; resetting it to 0
+  // would make the next update count the whole session again.
+  if (ev.sessionTime === undefined) cols.session_time = existing.session_time + dSecs;
+  // An update measured before the session was closed (spooled by a NAS before its reboot,
+  // delivered after the Accounting-On) brings its bytes but does not reopen the session: an
+  // open session would hold the member's Port-Limit slot. A later one does (a lost session).
+  const closedBefore =
+    existing.state !== 'open' &&
+    ev.status !== 'stop' &&
+    existing.stopped_at !== null &&
+    ev.at <= existing.stopped_at;
+  if (closedBefore) {
+    delete cols.state;
+    delete cols.stopped_at;
+    delete cols.terminate_cause;
+  }
+  await db
+    .updateTable('sessions')
+    .set(closedBefore ? cols : { ...cols, inferred: 0 })
+    .where('id', '=', existing.id)
+    .execute();
+  await addUsage(
+    db,
+    existing.username_key,
+    existing.username,
+    existing.last_event_at,
+    ev.at,
+    dIn,
+    dOut,
+    dSecs,
+    undefined,
+  );
+  return 'updated';
+}
+
+function delta(now: number, before: number): number {
+  return now >= before ? now - before : now;
+}
+
+/** The columns an event sets (counters as reported, state, the line's identity). */
+function columns(
+  ev: AccountingEvent,
+): Omit<
+  SessionRow,
+  'id' | 'unique_id' | 'nas' | 'acct_session_id' | 'username' | 'username_key' | 'inferred'
+> {
+  const stopped = ev.status === 'stop';
+  return {
+    state: stopped ? 'stopped' : 'open',
+    started_at: ev.at,
+    updated_at: ev.at,
+    stopped_at: stopped ? ev.at : null,
+    last_event_at: ev.at,
+    terminate_cause: ev.terminateCause ?? null,
+    bytes_in: ev.bytesIn,
+    bytes_out: ev.bytesOut,
+    packets_in: ev.packetsIn,
+    packets_out: ev.packetsOut,
+    session_time: ev.sessionTime ?? 0,
+    interim_interval: ev.interimInterval ?? null,
+    nas_identifier: ev.nasIdentifier ?? null,
+    nas_ip: ev.nasIp ?? null,
+    nas_port_id: ev.nasPortId ?? null,
+    called_station_id: ev.calledStationId ?? null,
+    calling_station_id: ev.callingStationId ?? null,
+    circuit_id: ev.circuitId ?? null,
+    framed_ip: ev.framedIp ?? null,
+    framed_ipv6_prefix: ev.framedIpv6Prefix ?? null,
+    delegated_prefix: ev.delegatedPrefix ?? null,
+  };
+}
+
+/** Adds a delta measured between `from` and `to` to the days it spans; a new session counts once. */
+async function addUsage(
+  db: Db,
+  key: string,
+  username: string,
+  from: number,
+  to: number,
+  bytesIn: number,
+  bytesOut: number,
+  seconds: number,
+  newSessionAt: number | undefined,
+): Promise<void> {
+  const shares = splitByDay(from, to, bytesIn, bytesOut, seconds);
+  const startDay = newSessionAt === undefined ? undefined : utcDay(newSessionAt);
+  if (startDay !== undefined && !shares.some((s) => s.day === startDay)) {
+    shares.unshift({ day: startDay, bytesIn: 0, bytesOut: 0, seconds: 0 });
+  }
+  for (const s of shares) {
+    const sessions = s.day === startDay ? 1 : 0;
+    if (s.bytesIn === 0 && s.bytesOut === 0 && s.seconds === 0 && sessions === 0) continue;
+    await db
+      .insertInto('usage_daily')
+      .values({
+        username_key: key,
+        day: s.day,
+        username,
+        bytes_in: s.bytesIn,
+        bytes_out: s.bytesOut,
+        seconds: s.seconds,
+        sessions,
+      })
+      .onConflict((oc) =>
+        oc.columns(['username_key', 'day']).doUpdateSet((eb) => ({
+          bytes_in: eb('usage_daily.bytes_in', '+', eb.ref('excluded.bytes_in')),
+          bytes_out: eb('usage_daily.bytes_out', '+', eb.ref('excluded.bytes_out')),
+          seconds: eb('usage_daily.seconds', '+', eb.ref('excluded.seconds')),
+          sessions: eb('usage_daily.sessions', '+', eb.ref('excluded.sessions')),
+        })),
+      )
+      .execute();
+  }
+}
+
+/** Accounting-On/Off: the NAS restarted, every session it had open before then is over. */
+async function closeNasSessions(db: Db, nas: string, at: number): Promise<void> {
+  await db
+    .updateTable('sessions')
+    .set({ state: 'stopped', stopped_at: at, terminate_cause: 'NAS-Reboot' })
+    .where('nas', '=', nas)
+    .where('state', 'in', ['open', 'lost'])
+    .where('started_at', '<=', at)
+    .execute();
+}
+
+/**
+ * Sessions with no update for `factor` × their interim interval (or the default one) are
+ * closed as lost (inferred); a later update reopens them and counts only what is new.
+ */
+export async function reapStaleSessions(
+  db: Db,
+  now: number,
+  defaultInterim: number,
+  factor = 3,
+): Promise<number> {
+  if (defaultInterim <= 0) return 0;
+  const result = await db
+    .updateTable('sessions')
+    .set((eb) => ({
+      state: 'lost',
+      inferred: 1,
+      stopped_at: eb.ref('updated_at'),
+      terminate_cause: 'Lost-Carrier',
+    }))
+    .where('state', '=', 'open')
+    .where(
+      sql<boolean>`updated_at + ${factor * 1000} * coalesce(nullif(interim_interval, 0), ${defaultInterim}) < ${now}`,
+    )
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}

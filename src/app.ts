@@ -28,6 +28,8 @@ export interface App {
   readonly nas: NasService;
   /** What the RADIUS server asks for the NAS of a source address. */
   readonly nasDirectory: NasDirectory;
+  /** The migrations this open applied (empty when the database was up to date). */
+  readonly migrationsApplied: string[];
   close(): Promise<void>;
 }
 
@@ -46,8 +48,9 @@ export async function openApp(options: AppOptions = {}): Promise<App> {
   }
   const box = SecretBox.fromKeyFile(dataPath(dataDir, config.key_file));
   const store = await openStore(config.database, dataDir);
+  let migrationsApplied: string[];
   try {
-    await store.migrate();
+    migrationsApplied = await store.migrate();
   } catch (e) {
     await store.close();
     throw e;
@@ -64,6 +67,7 @@ export async function openApp(options: AppOptions = {}): Promise<App> {
     subscribers,
     nas,
     nasDirectory,
+    migrationsApplied,
     close: () => store.close(),
   };
 }

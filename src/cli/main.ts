@@ -22,6 +22,8 @@ const GROUPS: Record<string, () => Promise<Register[]>> = {
   session: async () => [(await import('./sessions.js')).registerSessionCommands],
   usage: async () => [(await import('./sessions.js')).registerUsageCommand],
   radtest: async () => [(await import('./radtest.js')).registerRadtestCommand],
+  init: async () => [(await import('./admin.js')).registerAdminCommands],
+  migrate: async () => [(await import('./admin.js')).registerAdminCommands],
 };
 
 /** The first word that is not an option (nor the value of --data/--config). */
@@ -55,8 +57,13 @@ const json = process.argv.includes('--json');
 try {
   const wanted = groupOf(process.argv.slice(2));
   const names = wanted !== undefined && wanted in GROUPS ? [wanted] : Object.keys(GROUPS);
-  for (const name of names)
-    for (const register of await (GROUPS[name] as () => Promise<Register[]>)()) register(program);
+  const registered = new Set<Register>(); // one module may serve two groups (init, migrate)
+  for (const name of names) {
+    for (const register of await (GROUPS[name] as () => Promise<Register[]>)()) {
+      if (!registered.has(register)) register(program);
+      registered.add(register);
+    }
+  }
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {

@@ -20,8 +20,6 @@ export class StoreError extends Error {
   }
 }
 
-const CHANGE_CHANNEL = 'ispkit_changes';
-
 // bigint columns (times in ms, counters) fit a JS number up to 2^53.
 pg.types.setTypeParser(20, (v: string) => Number(v));
 
@@ -94,10 +92,15 @@ async function openPostgres(url: string): Promise<Store> {
     // An idle client died (server restart): the pool replaces it on next use.
   });
   let counter = 0;
+  let channel = 'ispkit_changes';
   const listener = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   try {
     await listener.connect();
-    await listener.query(`LISTEN ${CHANGE_CHANNEL}`);
+    // One channel per schema: two ispkit databases in one PostgreSQL (or parallel test files,
+    // each in its own schema) must not wake each other's caches.
+    const r = await listener.query<{ s: string }>('select current_schema() as s');
+    channel = `ispkit_changes_${r.rows[0]?.s ?? 'public'}`;
+    await listener.query(`LISTEN "${channel.replace(/"/g, '""')}"`);
   } catch (e) {
     await pool.end().catch(() => undefined);
     throw new StoreError(
@@ -120,7 +123,7 @@ async function openPostgres(url: string): Promise<Store> {
     migrate: () => migrate(db, 'postgres'),
     changeCounter: () => counter,
     announceChange: async () => {
-      await sql`select pg_notify(${CHANGE_CHANNEL}, '')`.execute(db);
+      await sql`select pg_notify(${channel}, '')`.execute(db);
     },
     close: async () => {
       await listener.end().catch(() => undefined);

@@ -181,6 +181,24 @@ describe.each(stores)('ispkit serve on $name', (ts) => {
     ]);
   });
 
+  it('refuses a second session beyond Port-Limit (simultaneous use), until the first stops', async () => {
+    const session = (status: 'Start' | 'Stop') =>
+      createPacket(dict, 'Accounting-Request', {
+        'User-Name': 'p1f9bd1@NEUTRINET',
+        'Acct-Session-Id': 'S2',
+        'NAS-IP-Address': '127.0.0.1',
+        'Acct-Status-Type': status,
+      });
+    expect((await acct.send(session('Start'))).codeName).toBe('Accounting-Response');
+    const refused = await client.send(papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1'));
+    expect(refused.codeName).toBe('Access-Reject');
+    expect(refused.get('Reply-Message')).toBe('You are already logged in - access denied');
+    expect((await acct.send(session('Stop'))).codeName).toBe('Accounting-Response');
+    expect((await client.send(papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1'))).codeName).toBe(
+      'Access-Accept',
+    );
+  });
+
   it('answers /healthz with the store state and the counters', async () => {
     const res = await fetch(`http://127.0.0.1:${running.httpPort}/healthz`);
     expect(res.status).toBe(200);

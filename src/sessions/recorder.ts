@@ -11,54 +11,64 @@ type SessionRow = Omit<SessionTable, 'id'> & { id: number };
 /** What applying one event did (tests and logs read it). */
 export type Applied = 'created' | 'updated' | 'ignored-old' | 'nas-reset';
 
+/** A session as stored, without its database id. */
+type SessionState = Omit<SessionRow, 'id'>;
+
+/** An addition to one subscriber's usage on one day. */
+export interface UsageAdd {
+  key: string;
+  username: string;
+  day: string;
+  bytesIn: number;
+  bytesOut: number;
+  seconds: number;
+  sessions: number;
+}
+
+interface Transition {
+  applied: Exclude<Applied, 'nas-reset'>;
+  /** The session's new state; undefined when nothing changes. */
+  state: SessionState | undefined;
+  usage: UsageAdd[];
+}
+
 /**
- * Applies one Accounting-Request to the sessions and to daily usage, idempotently: an update
- * older than the last one applied to its session is not counted again, counters are deltas
- * against the last reported values, and a counter that went backwards (the NAS restarted its
- * count) never produces negative usage.
+ * What one Accounting-Request does to its session and to daily usage, computed without the
+ * database: an update older than the last one applied is not counted again, counters are
+ * deltas against the last reported values, and a counter that went backwards (the NAS
+ * restarted its count) never produces negative usage.
  */
-export async function applyEvent(db: Db, ev: AccountingEvent): Promise<Applied> {
-  if (ev.status === 'accounting-on' || ev.status === 'accounting-off') {
-    await closeNasSessions(db, ev.nas, ev.at);
-    return 'nas-reset';
-  }
-  const existing = (await db
-    .selectFrom('sessions')
-    .selectAll()
-    .where('unique_id', '=', ev.uniqueId)
-    .executeTakeFirst()) as SessionRow | undefined;
+export function transition(existing: SessionState | undefined, ev: AccountingEvent): Transition {
   const key = usernameKey(ev.username);
   if (!existing) {
     // Interim or Stop without a Start (lost, or ispkit was down): the session began
     // Acct-Session-Time ago; what the counters say is usage since then.
     const started = ev.status === 'start' ? ev.at : ev.at - (ev.sessionTime ?? 0) * 1000;
-    await db
-      .insertInto('sessions')
-      .values({
-        ...columns(ev),
-        unique_id: ev.uniqueId,
-        nas: ev.nas,
-        acct_session_id: ev.acctSessionId,
-        username: ev.username,
-        username_key: key,
-        started_at: started,
-        inferred: 0,
-      })
-      .execute();
-    await addUsage(
-      db,
+    const state: SessionState = {
+      ...columns(ev),
+      unique_id: ev.uniqueId,
+      nas: ev.nas,
+      acct_session_id: ev.acctSessionId,
+      username: ev.username,
+      username_key: key,
+      started_at: started,
+      inferred: 0,
+    };
+    const seconds = ev.sessionTime ?? Math.max(0, Math.round((ev.at - started) / 1000));
+    const usage = usageAdds(
       key,
       ev.username,
       started,
       ev.at,
       ev.bytesIn,
       ev.bytesOut,
-      ev.sessionTime ?? Math.max(0, Math.round((ev.at - started) / 1000)),
+      seconds,
       started,
     );
-    return 'created';
+    return { applied: 'created', state, usage };
   }
-  if (ev.at < existing.last_event_at) return 'ignored-old';
+  if (ev.at < existing.last_event_at)
+    return { applied: 'ignored-old', state: undefined, usage: [] };
   const dIn = delta(ev.bytesIn, existing.bytes_in);
   const dOut = delta(ev.bytesOut, existing.bytes_out);
   const dSecs =
@@ -88,13 +98,8 @@ export async function applyEvent(db: Db, ev: AccountingEvent): Promise<Applied> 
     delete cols.stopped_at;
     delete cols.terminate_cause;
   }
-  await db
-    .updateTable('sessions')
-    .set(closedBefore ? cols : { ...cols, inferred: 0 })
-    .where('id', '=', existing.id)
-    .execute();
-  await addUsage(
-    db,
+  const state: SessionState = { ...existing, ...cols, ...(closedBefore ? {} : { inferred: 0 }) };
+  const usage = usageAdds(
     existing.username_key,
     existing.username,
     existing.last_event_at,
@@ -104,8 +109,135 @@ export async function applyEvent(db: Db, ev: AccountingEvent): Promise<Applied> 
     dSecs,
     undefined,
   );
-  return 'updated';
+  return { applied: 'updated', state, usage };
 }
+
+/** Applies one Accounting-Request (a few statements); see applyBatch for many. */
+export async function applyEvent(db: Db, ev: AccountingEvent): Promise<Applied> {
+  if (ev.status === 'accounting-on' || ev.status === 'accounting-off') {
+    await closeNasSessions(db, ev.nas, ev.at);
+    return 'nas-reset';
+  }
+  const existing = (await db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('unique_id', '=', ev.uniqueId)
+    .executeTakeFirst()) as SessionRow | undefined;
+  const t = transition(existing ? withoutId(existing) : undefined, ev);
+  if (t.state) await writeSessions(db, [t.state]);
+  await writeUsage(db, t.usage);
+  return t.applied;
+}
+
+/**
+ * Applies many Accounting-Requests in arrival order with a handful of statements: one read of
+ * the sessions they touch, the transitions in memory, then one multi-row upsert of the
+ * sessions and one of the usage (added up per subscriber and day). Accounting-On/Off splits
+ * the batch: what comes before is written, then the NAS's sessions are closed.
+ */
+export async function applyBatch(db: Db, events: readonly AccountingEvent[]): Promise<Applied[]> {
+  const out: Applied[] = [];
+  let segment: AccountingEvent[] = [];
+  const flush = async (): Promise<void> => {
+    if (segment.length > 0) out.push(...(await applySegment(db, segment)));
+    segment = [];
+  };
+  for (const ev of events) {
+    if (ev.status === 'accounting-on' || ev.status === 'accounting-off') {
+      await flush();
+      await closeNasSessions(db, ev.nas, ev.at);
+      out.push('nas-reset');
+    } else segment.push(ev);
+  }
+  await flush();
+  return out;
+}
+
+async function applySegment(db: Db, events: readonly AccountingEvent[]): Promise<Applied[]> {
+  const ids = [...new Set(events.map((e) => e.uniqueId))];
+  const known = new Map<string, SessionState>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = (await db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('unique_id', 'in', ids.slice(i, i + 500))
+      .execute()) as SessionRow[];
+    for (const r of rows) known.set(r.unique_id, withoutId(r));
+  }
+  const changed = new Map<string, SessionState>();
+  const usage = new Map<string, UsageAdd>();
+  const applied: Applied[] = [];
+  for (const ev of events) {
+    const t = transition(known.get(ev.uniqueId), ev);
+    applied.push(t.applied);
+    if (t.state) {
+      known.set(ev.uniqueId, t.state);
+      changed.set(ev.uniqueId, t.state);
+    }
+    for (const u of t.usage) {
+      const k = `${u.key}\u0000${u.day}`;
+      const sum = usage.get(k);
+      if (!sum) usage.set(k, { ...u });
+      else {
+        sum.bytesIn += u.bytesIn;
+        sum.bytesOut += u.bytesOut;
+        sum.seconds += u.seconds;
+        sum.sessions += u.sessions;
+      }
+    }
+  }
+  await writeSessions(db, [...changed.values()]);
+  await writeUsage(db, [...usage.values()]);
+  return applied;
+}
+
+function withoutId(r: SessionRow): SessionState {
+  const { id: _id, ...rest } = r;
+  return rest;
+}
+
+/** Inserts or replaces sessions by unique_id, many rows per statement. */
+async function writeSessions(db: Db, rows: readonly SessionState[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 400) {
+    await db
+      .insertInto('sessions')
+      .values(rows.slice(i, i + 400))
+      .onConflict((oc) =>
+        oc.column('unique_id').doUpdateSet((eb) => {
+          const set: Record<string, unknown> = {};
+          for (const c of SESSION_COLUMNS) set[c] = eb.ref(`excluded.${c}`);
+          return set as never;
+        }),
+      )
+      .execute();
+  }
+}
+
+/** Every column an update may change (all but the identity and unique_id). */
+const SESSION_COLUMNS = [
+  'state',
+  'inferred',
+  'started_at',
+  'updated_at',
+  'stopped_at',
+  'last_event_at',
+  'terminate_cause',
+  'bytes_in',
+  'bytes_out',
+  'packets_in',
+  'packets_out',
+  'session_time',
+  'interim_interval',
+  'nas_identifier',
+  'nas_ip',
+  'nas_port_id',
+  'called_station_id',
+  'calling_station_id',
+  'circuit_id',
+  'framed_ip',
+  'framed_ipv6_prefix',
+  'delegated_prefix',
+] as const satisfies readonly (keyof SessionState)[];
 
 function delta(now: number, before: number): number {
   return now >= before ? now - before : now;
@@ -144,9 +276,8 @@ function columns(
   };
 }
 
-/** Adds a delta measured between `from` and `to` to the days it spans; a new session counts once. */
-async function addUsage(
-  db: Db,
+/** A delta measured between `from` and `to`, over the days it spans; a new session counts once. */
+function usageAdds(
   key: string,
   username: string,
   from: number,
@@ -155,26 +286,45 @@ async function addUsage(
   bytesOut: number,
   seconds: number,
   newSessionAt: number | undefined,
-): Promise<void> {
+): UsageAdd[] {
   const shares = splitByDay(from, to, bytesIn, bytesOut, seconds);
   const startDay = newSessionAt === undefined ? undefined : utcDay(newSessionAt);
   if (startDay !== undefined && !shares.some((s) => s.day === startDay)) {
     shares.unshift({ day: startDay, bytesIn: 0, bytesOut: 0, seconds: 0 });
   }
+  const out: UsageAdd[] = [];
   for (const s of shares) {
     const sessions = s.day === startDay ? 1 : 0;
     if (s.bytesIn === 0 && s.bytesOut === 0 && s.seconds === 0 && sessions === 0) continue;
+    out.push({
+      key,
+      username,
+      day: s.day,
+      bytesIn: s.bytesIn,
+      bytesOut: s.bytesOut,
+      seconds: s.seconds,
+      sessions,
+    });
+  }
+  return out;
+}
+
+/** Adds to daily usage, many rows per statement. */
+async function writeUsage(db: Db, adds: readonly UsageAdd[]): Promise<void> {
+  for (let i = 0; i < adds.length; i += 1000) {
     await db
       .insertInto('usage_daily')
-      .values({
-        username_key: key,
-        day: s.day,
-        username,
-        bytes_in: s.bytesIn,
-        bytes_out: s.bytesOut,
-        seconds: s.seconds,
-        sessions,
-      })
+      .values(
+        adds.slice(i, i + 1000).map((u) => ({
+          username_key: u.key,
+          day: u.day,
+          username: u.username,
+          bytes_in: u.bytesIn,
+          bytes_out: u.bytesOut,
+          seconds: u.seconds,
+          sessions: u.sessions,
+        })),
+      )
       .onConflict((oc) =>
         oc.columns(['username_key', 'day']).doUpdateSet((eb) => ({
           bytes_in: eb('usage_daily.bytes_in', '+', eb.ref('excluded.bytes_in')),

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { AccountingEvent } from './event.js';
-import { applyEvent } from './recorder.js';
+import { applyBatch, applyEvent } from './recorder.js';
 
 export interface WriterOptions {
   /** Commit at least this often while records wait (ms). */
@@ -70,7 +70,10 @@ export class AccountingWriter {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
         await this.db.transaction().execute(async (trx) => {
-          for (const w of batch) await applyEvent(trx, w.ev);
+          await applyBatch(
+            trx,
+            batch.map((w) => w.ev),
+          );
         });
         this.settle(batch, true);
       } catch (err) {

@@ -9,7 +9,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 const started: ChildProcess[] = [];
 
 /** Starts a process in a new process group; `stopAll` ends it. */
-export function launch(cmd: string, args: readonly string[], opts: SpawnOptions = {}): ChildProcess {
+export function launch(
+  cmd: string,
+  args: readonly string[],
+  opts: SpawnOptions = {},
+): ChildProcess {
   const child = spawn(cmd, args, { ...opts, detached: true });
   started.push(child);
   child.on('error', () => undefined); // reported by whoever waits for it

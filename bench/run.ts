@@ -124,7 +124,9 @@ function ensureFreeradius(): void {
 function buildRadload(): void {
   mkdirSync(OUT, { recursive: true });
   const args = ['-O2', '-Wall', '-Wno-deprecated-declarations', '-o', RADLOAD, RADLOAD_SRC];
-  const build = (): void => run('cc', [...args, '-lcrypto']);
+  const build = (): void => {
+    run('cc', [...args, '-lcrypto']);
+  };
   try {
     build();
   } catch (e) {
@@ -161,9 +163,13 @@ function psql(sql: string, input?: string): string {
 /** Fills radcheck/radreply (FreeRADIUS's stock schema) in `schema` with the members. */
 function setupRlmSql(schema: string, list: readonly Member[]): void {
   const schemaSql = '/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql';
-  run('psql', [PG_URL, '-v', 'ON_ERROR_STOP=1', '-q', '-c', `SET search_path TO ${schema}`, '-f', schemaSql], {
-    timeoutMs: 60_000,
-  });
+  run(
+    'psql',
+    [PG_URL, '-v', 'ON_ERROR_STOP=1', '-q', '-c', `SET search_path TO ${schema}`, '-f', schemaSql],
+    {
+      timeoutMs: 60_000,
+    },
+  );
   const check = list.map((m) => `${m.username}\tCleartext-Password\t:=\t${m.password}`).join('\n');
   psql(`COPY ${schema}.radcheck (username, attribute, op, value) FROM STDIN`, `${check}\n`);
   const reply = list
@@ -370,7 +376,9 @@ function ratios(rows: readonly Row[], pairs: readonly [string, string][]): strin
   for (const [ispStore, frStore] of pairs)
     for (const mode of MODES) {
       const a = rows.find((r) => r.server === 'ispkit' && r.store === ispStore && r.mode === mode);
-      const b = rows.find((r) => r.server === 'FreeRADIUS' && r.store === frStore && r.mode === mode);
+      const b = rows.find(
+        (r) => r.server === 'FreeRADIUS' && r.store === frStore && r.mode === mode,
+      );
       if (!a || !b) continue;
       lines.push(
         `| ${mode} | ${ispStore} vs ${frStore} | ${fmt(a.rps / b.rps, 2)}× | ${fmt(b.cpuUs / a.cpuUs, 2)}× |`,
@@ -384,7 +392,11 @@ function ratios(rows: readonly Row[], pairs: readonly [string, string][]): strin
 async function main(): Promise<void> {
   const began = Date.now();
   const cpuModel = cpus()[0]?.model ?? 'unknown CPU';
-  log(`${cpus().length} CPUs (${cpuModel}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log(
+    `${cpus().length} CPUs (${cpuModel}), load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   ensureFreeradius();
   buildRadload();
   const pg = pgReachable();
@@ -551,7 +563,12 @@ async function main(): Promise<void> {
         logFile: join(work, 'ispkit-sqlite-profile.log'),
         nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
       });
-      const pt: Target = { ...isqlite, pid: prof.pid, authPort: prof.authPort, acctPort: prof.acctPort };
+      const pt: Target = {
+        ...isqlite,
+        pid: prof.pid,
+        authPort: prof.authPort,
+        acctPort: prof.acctPort,
+      };
       await load(pt, 'pap', 1);
       const m = await measure(pt, 'pap', DURATION, 0);
       await stop(prof.child, 10_000);
@@ -612,7 +629,9 @@ async function main(): Promise<void> {
     killAll();
     if (pg) {
       try {
-        psql(`DROP SCHEMA IF EXISTS ${schemaIspkit} CASCADE; DROP SCHEMA IF EXISTS ${schemaFr} CASCADE`);
+        psql(
+          `DROP SCHEMA IF EXISTS ${schemaIspkit} CASCADE; DROP SCHEMA IF EXISTS ${schemaFr} CASCADE`,
+        );
       } catch (e) {
         log(`could not drop the bench schemas: ${(e as Error).message}`);
       }
@@ -630,6 +649,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
   });
 
 main().catch((e: unknown) => {
-  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(
+    `bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+  );
   process.exitCode = 1;
 });

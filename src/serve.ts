@@ -2,6 +2,7 @@ import { accountingHandler } from './aaa/accounting.js';
 import { RadiusServer } from './aaa/server.js';
 import type { BoundAddress } from './aaa/server.js';
 import { checkTimeZone } from './aaa/session-timeout.js';
+import { SubscriberCache } from './aaa/subscriber-cache.js';
 import type { App } from './app.js';
 import { DomainError } from './errors.js';
 import { buildHttp } from './http/server.js';
@@ -52,7 +53,7 @@ export async function serve(app: App, opts: ServeOptions): Promise<Running> {
   const radius = new RadiusServer({
     dictionary,
     nas: app.nasDirectory,
-    subscribers: app.subscribers,
+    subscribers: new SubscriberCache(app.subscribers, () => app.store.changeCounter()),
     sessions,
     simultaneousUse: config.session.simultaneous_use,
     accounting: accountingHandler(writer),

@@ -1,4 +1,5 @@
 import type { Kysely, Migration } from 'kysely';
+import { sql } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -170,6 +171,72 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
       async down(db: Kysely<unknown>) {
         await db.schema.dropTable('usage_daily').ifExists().execute();
         await db.schema.dropTable('sessions').ifExists().execute();
+      },
+    },
+    // IPAM: pools and the history of assignments. The partial unique indexes settle races
+    // between ispkit instances: one occupying row per slot, one current address per member and
+    // column. Hex ranges are compared as text, so PostgreSQL must not apply a locale to them.
+    '0004_ipam': {
+      async up(db: Kysely<unknown>) {
+        const hex = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+        await id(db, 'ip_pools')
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('prefix', 'text', (c) => c.notNull())
+          .addColumn('family', 'integer', (c) => c.notNull())
+          .addColumn('purpose', 'text', (c) => c.notNull())
+          .addColumn('size', 'integer', (c) => c.notNull())
+          .addColumn('gateway', 'text')
+          .addColumn('reserved', 'text', (c) => c.notNull().defaultTo('[]'))
+          .addColumn('quarantine_seconds', 'integer', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await id(db, 'ip_assignments')
+          .addColumn('pool_id', 'bigint', (c) => c.references('ip_pools.id').onDelete('set null'))
+          .addColumn('purpose', 'text', (c) => c.notNull())
+          .addColumn('column_name', 'text', (c) => c.notNull())
+          .addColumn('family', 'integer', (c) => c.notNull())
+          .addColumn('slot', 'bigint', (c) => c.notNull())
+          .addColumn('address', 'text', (c) => c.notNull())
+          .addColumn('first_hex', hex, (c) => c.notNull())
+          .addColumn('last_hex', hex, (c) => c.notNull())
+          .addColumn('subscriber_id', 'bigint', (c) =>
+            c.references('subscribers.id').onDelete('set null'),
+          )
+          .addColumn('username', 'text', (c) => c.notNull())
+          .addColumn('origin', 'text', (c) => c.notNull())
+          .addColumn('valid_from', 'bigint', (c) => c.notNull())
+          .addColumn('valid_to', 'bigint')
+          .addColumn('reusable_at', 'bigint')
+          .addColumn('occupied', 'integer', (c) => c.notNull().defaultTo(1))
+          .execute();
+        await db.schema
+          .createIndex('ip_assignments_slot_occupied')
+          .unique()
+          .on('ip_assignments')
+          .columns(['pool_id', 'slot'])
+          .where(sql.ref('occupied'), '=', 1)
+          .execute();
+        await db.schema
+          .createIndex('ip_assignments_current_per_member')
+          .unique()
+          .on('ip_assignments')
+          .columns(['subscriber_id', 'column_name'])
+          .where(sql.ref('valid_to'), 'is', null)
+          .execute();
+        await db.schema
+          .createIndex('ip_assignments_by_range')
+          .on('ip_assignments')
+          .columns(['family', 'first_hex'])
+          .execute();
+        await db.schema
+          .createIndex('ip_assignments_by_subscriber')
+          .on('ip_assignments')
+          .columns(['subscriber_id', 'pool_id'])
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('ip_assignments').ifExists().execute();
+        await db.schema.dropTable('ip_pools').ifExists().execute();
       },
     },
   };

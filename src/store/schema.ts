@@ -102,7 +102,64 @@ export interface UsageDailyTable {
   sessions: number;
 }
 
+/** An address pool: a prefix cut into slots of one length, for one purpose. */
+export interface IpPoolTable {
+  id: Generated<number>;
+  name: string;
+  /** Canonical `address/length`. */
+  prefix: string;
+  family: number;
+  /** ipv4, cgnat-ipv4, framed-ipv6 or delegated-ipv6. */
+  purpose: string;
+  /** The allocation length (32, 64, 56…). */
+  size: number;
+  gateway: string | null;
+  /** JSON array of canonical addresses or prefixes never handed out. */
+  reserved: string;
+  quarantine_seconds: number;
+  created_at: number;
+}
+
+/**
+ * Who held which address or prefix, and when: one row per holding interval, kept after the
+ * release (and after the pool or the subscriber is gone) to answer "who held X at time T".
+ */
+export interface IpAssignmentTable {
+  id: Generated<number>;
+  /** Null once the pool is removed; the row stays as history. */
+  pool_id: number | null;
+  purpose: string;
+  /** The subscriber column it fills: ipv4, ipv6_prefix or delegated_prefix. */
+  column_name: string;
+  family: number;
+  /** The slot number in the pool (0 = the pool's first /size). */
+  slot: number;
+  /** As the subscriber column holds it: `80.67.191.6`, `2001:913:1d00:600::/60`. */
+  address: string;
+  /** First and last address as fixed-width hex: text order is address order, for lookups. */
+  first_hex: string;
+  last_hex: string;
+  /** Null once the subscriber is deleted; `username` keeps who it was. */
+  subscriber_id: number | null;
+  username: string;
+  /** allocated (from the pool) or static (given by hand, inside the pool). */
+  origin: string;
+  valid_from: number;
+  /** Null while held; the release time after. */
+  valid_to: number | null;
+  /** When a released slot may go to someone else (valid_to + the pool's quarantine). */
+  reusable_at: number | null;
+  /**
+   * 1 while this row keeps the slot from others (held or in quarantine), 0 once a later row
+   * took the slot over. A unique index on (pool_id, slot) where occupied = 1 makes a double
+   * assignment impossible, whatever the number of ispkit instances.
+   */
+  occupied: number;
+}
+
 export interface Database {
+  ip_pools: IpPoolTable;
+  ip_assignments: IpAssignmentTable;
   sessions: SessionTable;
   usage_daily: UsageDailyTable;
   nas: NasTable;

@@ -72,14 +72,19 @@ function openSqlite(path: string, dataDir: string): Store {
   raw.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
   const dataVersion = raw.prepare('PRAGMA data_version').pluck();
+  let local = 0;
   return {
     db,
     dialect: 'sqlite',
     description: `sqlite:${file}`,
     migrate: () => migrate(db, 'sqlite'),
     // SQLite bumps data_version when another connection commits: no polling of tables needed.
-    changeCounter: () => dataVersion.get() as number,
-    announceChange: () => Promise.resolve(),
+    // data_version moves when another connection commits; `local` when this process does.
+    changeCounter: () => (dataVersion.get() as number) + local,
+    announceChange: () => {
+      local++;
+      return Promise.resolve();
+    },
     close: async () => {
       await db.destroy();
     },
@@ -123,6 +128,7 @@ async function openPostgres(url: string): Promise<Store> {
     migrate: () => migrate(db, 'postgres'),
     changeCounter: () => counter,
     announceChange: async () => {
+      counter++; // this process's caches see the change at once; others by NOTIFY
       await sql`select pg_notify(${channel}, '')`.execute(db);
     },
     close: async () => {

@@ -34,8 +34,15 @@ export class Dictionary {
   readonly names: string[] = [];
 
   attribute(name: string): AttributeDef | undefined {
-    return this.byName.get(name.toLowerCase()) ?? this.parseOidName(name);
+    // Hot path (every packet.get): the name as written first, without lower-casing it.
+    const exact = this.byExactName.get(name);
+    if (exact !== undefined) return exact;
+    const def = this.byName.get(name.toLowerCase());
+    if (def !== undefined) this.byExactName.set(name, def);
+    return def ?? this.parseOidName(name);
   }
+
+  private readonly byExactName = new Map<string, AttributeDef>();
 
   vendor(id: number): VendorDef | undefined {
     return this.vendors.get(id);

@@ -5,7 +5,7 @@
  * (a C load generator built here) against each server in turn, A B A B, per mode, and prints
  * rps, latency, server CPU per request, RSS and the ratio ispkit/FreeRADIUS.
  *
- *   npm run bench -- [--members 10000] [--duration 5] [--rounds 2] [--window 64]
+ *   npm run bench -- [--members 10000] [--duration 6] [--rounds 2] [--window 64]
  *                    [--modes pap,chap,mschapv2,acct] [--no-postgres] [--profile]
  *
  * Every process it starts is in its own process group and is killed at the end, even on a
@@ -33,6 +33,7 @@ import type { Member } from './lib/members.js';
 import {
   cpuMicros,
   have,
+  machineBusyMicros,
   killAll,
   launch,
   pidsNamed,
@@ -57,7 +58,7 @@ const MODES: readonly Mode[] = ['pap', 'chap', 'mschapv2', 'acct'];
 const { values: flags } = parseArgs({
   options: {
     members: { type: 'string', default: '10000' },
-    duration: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '6' },
     rounds: { type: 'string', default: '2' },
     window: { type: 'string', default: '64' },
     modes: { type: 'string', default: MODES.join(',') },
@@ -230,6 +231,8 @@ interface Measured extends LoadResult {
   cpu_us_per_req: number;
   /** Cores the server used on average during the run. */
   server_cores: number;
+  /** Cores used by everything else on the machine (not the server, not radload): noise. */
+  other_cores: number;
   rss_mb: number;
 }
 
@@ -294,10 +297,13 @@ async function load(
 
 async function measure(t: Target, mode: Mode, seconds: number, round: number): Promise<Measured> {
   const before = cpuSnapshot(t);
+  const busy0 = machineBusyMicros();
   const t0 = process.hrtime.bigint();
   const r = await load(t, mode, seconds);
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSince(t, before);
+  const busy = machineBusyMicros() - busy0;
+  const genCpu = (r.gen_cpu_pct / 100) * wall * 1e6;
   const answered = r.ok + r.rejects;
   const m: Measured = {
     ...r,
@@ -305,12 +311,13 @@ async function measure(t: Target, mode: Mode, seconds: number, round: number): P
     round,
     cpu_us_per_req: answered > 0 ? cpu / answered : 0,
     server_cores: cpu / 1e6 / wall,
+    other_cores: Math.max(0, busy - cpu - genCpu) / 1e6 / wall,
     rss_mb: rssMb(t.pid),
   };
   log(
     `${t.server}/${t.store} ${mode} round ${round}: ${r.rps} rps, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ` +
       `${m.cpu_us_per_req.toFixed(1)} µs CPU/req (${m.server_cores.toFixed(2)} cores), ` +
-      `RSS ${m.rss_mb.toFixed(0)} MB, gen ${r.gen_cpu_pct}% CPU, bad ${r.bad}, timeouts ${r.timeouts}`,
+      `RSS ${m.rss_mb.toFixed(0)} MB, gen ${r.gen_cpu_pct}% CPU, others ${m.other_cores.toFixed(2)} cores, bad ${r.bad}, timeouts ${r.timeouts}`,
   );
   return m;
 }
@@ -326,6 +333,7 @@ interface Row {
   cores: number;
   rss: number;
   gen: number;
+  other: number;
   bad: number;
   timeouts: number;
   rounds: number;
@@ -346,6 +354,7 @@ function summarise(list: readonly Measured[], server: string, store: string, mod
     cores: mean((m) => m.server_cores),
     rss: Math.max(...mine.map((m) => m.rss_mb)),
     gen: Math.max(...mine.map((m) => m.gen_cpu_pct)),
+    other: mean((m) => m.other_cores),
     bad: mine.reduce((s, m) => s + m.bad, 0),
     timeouts: mine.reduce((s, m) => s + m.timeouts, 0),
     rounds: mine.length,
@@ -357,13 +366,13 @@ const fmt = (n: number, digits = 0): string =>
 
 function table(rows: readonly Row[]): string {
   const lines = [
-    '| server | store | mode | rps | p50 ms | p99 ms | server CPU µs/req | server cores | RSS MB | generator CPU | bad / timeouts |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| server | store | mode | rps | p50 ms | p99 ms | server CPU µs/req | server cores | RSS MB | generator CPU | other load, cores | bad / timeouts |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows)
     lines.push(
       `| ${r.server} | ${r.store} | ${r.mode} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ` +
-        `${fmt(r.cpuUs, 1)} | ${fmt(r.cores, 2)} | ${fmt(r.rss)} | ${fmt(r.gen)} %${r.gen > 60 ? ' (bound?)' : ''} | ${r.bad} / ${r.timeouts} |`,
+        `${fmt(r.cpuUs, 1)} | ${fmt(r.cores, 2)} | ${fmt(r.rss)} | ${fmt(r.gen)} %${r.gen > 60 ? ' (bound?)' : ''} | ${fmt(r.other, 2)} | ${r.bad} / ${r.timeouts} |`,
     );
   return lines.join('\n');
 }
@@ -387,16 +396,64 @@ function ratios(rows: readonly Row[], pairs: readonly [string, string][]): strin
   return lines.join('\n');
 }
 
+/** Issue 7's "done when" targets, each met or missed by how much. */
+function targetCheck(rows: readonly Row[]): string {
+  const get = (store: string, server: string, mode: Mode): Row | undefined =>
+    rows.find((r) => r.server === server && r.store === store && r.mode === mode);
+  const lines: string[] = [];
+  const ratio = (label: string, a: Row | undefined, b: Row | undefined, want: number): void => {
+    if (!a || !b) {
+      lines.push(`- ${label} ≥ ${want}×: not measured in this run`);
+      return;
+    }
+    const got = a.rps / b.rps;
+    lines.push(
+      `- ${label} ≥ ${want}×: ${fmt(got, 2)}× — ${got >= want ? 'met' : `MISSED (${fmt((100 * (want - got)) / want)} % short; ispkit needs ${fmt(want * b.rps)} rps, has ${fmt(a.rps)})`}`,
+    );
+  };
+  for (const mode of ['pap', 'chap'] as const)
+    ratio(
+      `ispkit/SQLite vs FreeRADIUS/files, ${mode}`,
+      get('SQLite', 'ispkit', mode),
+      get('files/detail', 'FreeRADIUS', mode),
+      1,
+    );
+  ratio(
+    'ispkit/PostgreSQL vs FreeRADIUS/rlm_sql, pap',
+    get('PostgreSQL', 'ispkit', 'pap'),
+    get('rlm_sql', 'FreeRADIUS', 'pap'),
+    5,
+  );
+  ratio(
+    'ispkit/PostgreSQL vs FreeRADIUS/rlm_sql, durable accounting',
+    get('PostgreSQL', 'ispkit', 'acct'),
+    get('rlm_sql', 'FreeRADIUS', 'acct'),
+    3,
+  );
+  ratio(
+    'ispkit/SQLite durable accounting vs FreeRADIUS detail (not fsync-ed)',
+    get('SQLite', 'ispkit', 'acct'),
+    get('files/detail', 'FreeRADIUS', 'acct'),
+    1,
+  );
+  const slow = rows.filter((r) => r.server === 'ispkit' && r.p99 >= 5);
+  lines.push(
+    slow.length === 0
+      ? '- ispkit p99 < 5 ms: met in every row'
+      : `- ispkit p99 < 5 ms: MISSED in ${slow.length} of ${rows.filter((r) => r.server === 'ispkit').length} rows (worst ${fmt(Math.max(...slow.map((r) => r.p99)), 1)} ms)`,
+  );
+  return lines.join('\n');
+}
+
 // ---- the run ----
 
 async function main(): Promise<void> {
   const began = Date.now();
   const cpuModel = cpus()[0]?.model ?? 'unknown CPU';
-  log(
-    `${cpus().length} CPUs (${cpuModel}), load average ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  const load0 = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  log(`${cpus().length} CPUs (${cpuModel}), load average ${load0}`);
   ensureFreeradius();
   buildRadload();
   const pg = pgReachable();
@@ -598,7 +655,10 @@ async function main(): Promise<void> {
       `ispkit vs ${frVersion.replace(/^radiusd: /, '')}`,
       `${cpus().length} CPUs (${cpuModel}), node ${process.version}, ${fmt(N)} members, ` +
         `window ${WINDOW}, ${ROUNDS} rounds of ${DURATION} s per server and mode (A B A B), ` +
-        `generator bench/load/radload.c on the same machine`,
+        `generator bench/load/radload.c on the same machine; load average ${load0} at the start, ` +
+        `${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')} at the end`,
       `rps and p50: mean of the rounds; p99: the worst round; server CPU: utime+stime from /proc ` +
         `(PostgreSQL's processes included for PostgreSQL and rlm_sql); RSS: the server process.`,
     ];
@@ -611,6 +671,9 @@ async function main(): Promise<void> {
         ['SQLite', 'files/detail'],
         ['PostgreSQL', 'rlm_sql'],
       ]),
+      '',
+      `Issue 7's targets (set for 10,000 members; this run: ${fmt(N)}):`,
+      targetCheck(rows),
       '',
       memory,
       profile ? `\n${profile}` : '',

@@ -75,6 +75,15 @@ export function cpuMicros(pid: number): number {
   }
 }
 
+/** Busy CPU time of the whole machine (all cores, idle and iowait excluded), in microseconds. */
+export function machineBusyMicros(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  return ((total - idle) * 1e6) / clockTicks();
+}
+
 /** The pids of every process with this command name (e.g. all of PostgreSQL's). */
 export function pidsNamed(comm: string): number[] {
   const out: number[] = [];

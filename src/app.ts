@@ -4,6 +4,7 @@ import type { NasLookup, SubscriberLookup } from './aaa/ports.js';
 import type { Config } from './config/config.js';
 import { dataPath, loadConfig } from './config/config.js';
 import { DomainError } from './errors.js';
+import { IpamService } from './ipam/service.js';
 import { SecretBox } from './secrets/box.js';
 import type { Store } from './store/store.js';
 import { openStore } from './store/store.js';
@@ -25,6 +26,8 @@ export interface App {
   readonly store: Store;
   readonly box: SecretBox;
   readonly subscribers: SubscriberService;
+  /** Address pools, allocation and who held which address when. */
+  readonly ipam: IpamService;
   readonly nas: NasService;
   /** What the RADIUS server asks for the NAS of a source address. */
   readonly nasDirectory: NasDirectory;
@@ -55,7 +58,8 @@ export async function openApp(options: AppOptions = {}): Promise<App> {
     await store.close();
     throw e;
   }
-  const subscribers = new SubscriberService(store, box);
+  const ipam = new IpamService(store);
+  const subscribers = new SubscriberService(store, box, Date.now, ipam);
   const nasDirectory = new NasDirectory(store, box);
   // SQLite does not count this process's own commits as changes: tell the directory directly.
   const nas = new NasService(store, box, () => nasDirectory.invalidate());
@@ -65,6 +69,7 @@ export async function openApp(options: AppOptions = {}): Promise<App> {
     store,
     box,
     subscribers,
+    ipam,
     nas,
     nasDirectory,
     migrationsApplied,

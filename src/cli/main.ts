@@ -19,6 +19,8 @@ const GROUPS: Record<string, () => Promise<Register[]>> = {
   },
   nas: async () => [(await import('./nas.js')).registerNasCommands],
   subscriber: async () => [(await import('./subscriber.js')).registerSubscriberCommands],
+  pool: async () => [(await import('./pool.js')).registerPoolCommands],
+  ip: async () => [(await import('./ip.js')).registerIpCommands],
   session: async () => [(await import('./sessions.js')).registerSessionCommands],
   usage: async () => [(await import('./sessions.js')).registerUsageCommand],
   radtest: async () => [(await import('./radtest.js')).registerRadtestCommand],

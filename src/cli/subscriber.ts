@@ -1,7 +1,12 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { cliActor } from '../audit/audit.js';
-import type { Subscriber, SubscriberChanges, SubscriberInput } from '../subscribers/service.js';
+import type {
+  AddressRequest,
+  Subscriber,
+  SubscriberChanges,
+  SubscriberInput,
+} from '../subscribers/service.js';
 import { subscriberJson } from '../subscribers/service.js';
 import { parseWholeNumber } from '../subscribers/validation.js';
 import { fields, table, withApp } from './app-context.js';
@@ -17,6 +22,14 @@ interface ServiceFlags {
   interim?: string | false;
   password?: string;
   json?: boolean;
+  allocate?: boolean;
+  release?: boolean;
+  cgnat?: boolean;
+}
+
+/** The IPAM part of the flags. */
+function addressRequest(flags: ServiceFlags): AddressRequest {
+  return { allocate: flags.allocate, release: flags.release, cgnat: flags.cgnat };
 }
 
 const SERVICE_OPTIONS = [
@@ -114,7 +127,9 @@ export function registerSubscriberCommands(program: Command): void {
       .command('add')
       .description('add a subscriber (active at once)')
       .argument('<user-name>', 'the User-Name the NAS sends, e.g. p1f9bd1@NEUTRINET')
-      .requiredOption('--password <password>', 'the password (stored encrypted)'),
+      .requiredOption('--password <password>', 'the password (stored encrypted)')
+      .option('--allocate', 'take addresses from the pools (each kind that has a pool)')
+      .option('--cgnat', 'with --allocate: a shared CGNAT IPv4 address instead of a public one'),
     false,
   ).action((username: string, flags: ServiceFlags, cmd: Command) =>
     withApp(
@@ -125,7 +140,7 @@ export function registerSubscriberCommands(program: Command): void {
           username,
           password: flags.password ?? '',
         };
-        const s = await app.subscribers.add(input, cliActor());
+        const s = await app.subscribers.add(input, cliActor(), addressRequest(flags));
         print(s, flags.json, `added subscriber ${s.username}\n`);
       },
       { create: true },
@@ -137,11 +152,15 @@ export function registerSubscriberCommands(program: Command): void {
       .command('set')
       .description('change a subscriber; --no-ipv4, --no-mtu … clear a value')
       .argument('<user-name>')
-      .option('--password <password>', 'a new password'),
+      .option('--password <password>', 'a new password')
+      .option('--allocate', 'take addresses from the pools for each empty kind')
+      .option('--cgnat', 'with --allocate: a shared CGNAT IPv4 address instead of a public one')
+      .option('--release', 'give the pool addresses back (they wait in quarantine)'),
     true,
   ).action((username: string, flags: ServiceFlags, cmd: Command) =>
     withApp(cmd, async (app) => {
-      const s = await app.subscribers.update(username, changesFrom(flags), cliActor());
+      const changes = changesFrom(flags);
+      const s = await app.subscribers.update(username, changes, cliActor(), addressRequest(flags));
       print(s, flags.json, showText(s));
     }),
   );

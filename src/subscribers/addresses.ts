@@ -1,5 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { DomainError } from '../errors.js';
+import type { AddressColumn, Holder, IpamService } from '../ipam/service.js';
+import { PURPOSE_RULES } from '../ipam/pools.js';
 import type { Database } from '../store/schema.js';
 import type { PrefixField, ServiceFields } from './validation.js';
 import { describeHolder, heldPrefix, overlappingPrefixes } from './validation.js';
@@ -8,9 +10,11 @@ import { describeHolder, heldPrefix, overlappingPrefixes } from './validation.js
  * Refuses an address another subscriber holds: the same IPv4 address, or an IPv6 prefix that
  * shares any address with one given to another subscriber (its own framed /64 may sit inside
  * its own delegated prefix, as in the seed exchange). Only the
- * fields in `changed` are checked, so an old overlap never blocks an unrelated edit. The IPAM
- * pools will take this over; until then it keeps one address from being given to two members.
+ * fields in `changed` are checked, so an old overlap never blocks an unrelated edit. Addresses
+ * inside pools are also guarded by the IPAM's assignments; this covers those outside any pool.
  */
+type Db = Kysely<Database> | Transaction<Database>;
+
 export async function ensureAddressesFree(
   db: Kysely<Database> | Transaction<Database>,
   holder: string,
@@ -62,4 +66,94 @@ export async function ensureAddressesFree(
 
 function inUse(message: string): DomainError {
   return new DomainError('ADDRESS_IN_USE', message, 'conflict');
+}
+
+/** What `--allocate`, `--cgnat` and `--release` ask of the IPAM, beside the fields given. */
+export interface AddressRequest {
+  /** Fill each empty address column that has a pool (public IPv4 unless `cgnat`). */
+  allocate?: boolean;
+  cgnat?: boolean;
+  /** Give back every address a pool tracks (into quarantine) and clear those columns. */
+  release?: boolean;
+}
+
+type AddressKey = 'ipv4' | 'ipv6Prefix' | 'delegatedPrefix';
+const ADDRESS_COLUMNS: readonly (readonly [AddressKey, AddressColumn])[] = [
+  ['ipv4', 'ipv4'],
+  ['ipv6Prefix', 'ipv6_prefix'],
+  ['delegatedPrefix', 'delegated_prefix'],
+];
+const KEY_OF: Record<AddressColumn, AddressKey> = {
+  ipv4: 'ipv4',
+  ipv6_prefix: 'ipv6Prefix',
+  delegated_prefix: 'delegatedPrefix',
+};
+
+/**
+ * Keeps the IPAM's record in step with address fields set by hand: the old address goes to
+ * quarantine, the new one must fit a pool when pools exist for it (see ipam claimIn).
+ */
+export async function recordStaticAddresses(
+  db: Db,
+  ipam: IpamService,
+  holder: Holder,
+  before: ServiceFields | null,
+  after: ServiceFields,
+  changed: ReadonlySet<keyof ServiceFields>,
+  actor: string,
+): Promise<void> {
+  for (const [key, column] of ADDRESS_COLUMNS) {
+    if (!changed.has(key)) continue;
+    if (before?.[key]) await ipam.releaseIn(db, holder, column, actor);
+    const value = after[key];
+    if (value !== null) await ipam.claimIn(db, holder, column, value, actor);
+  }
+}
+
+/** `--allocate`: an address for each empty column that has a pool; returns what was filled. */
+export async function allocateAddresses(
+  db: Db,
+  ipam: IpamService,
+  holder: Holder,
+  f: ServiceFields,
+  cgnat: boolean,
+  actor: string,
+): Promise<Partial<ServiceFields>> {
+  const filled: Partial<ServiceFields> = {};
+  for (const purpose of await ipam.allocationPurposes(db, cgnat)) {
+    const key = KEY_OF[PURPOSE_RULES[purpose].column];
+    if (f[key] !== null) continue; // a member keeps the address it has
+    filled[key] = await ipam.allocateIn(db, holder, purpose, actor);
+  }
+  return filled;
+}
+
+/** `--release` and delete: every address a pool tracks goes to quarantine; returns the cleared. */
+export async function releaseAddresses(
+  db: Db,
+  ipam: IpamService,
+  holder: Holder,
+  actor: string,
+): Promise<Partial<ServiceFields>> {
+  const cleared: Partial<ServiceFields> = {};
+  for (const [key, column] of ADDRESS_COLUMNS) {
+    if (await ipam.releaseIn(db, holder, column, actor)) cleared[key] = null;
+  }
+  return cleared;
+}
+
+/**
+ * The import's hook: each row's addresses recorded as static holdings. Skipped entirely when
+ * there is no pool, so that a big import costs what it did before IPAM.
+ */
+export function recordImportedAddresses(ipam: IpamService, actor: string) {
+  let pools: boolean | undefined;
+  return async (db: Db, rows: { id: number; s: ServiceFields & { username: string } }[]) => {
+    pools ??= await ipam.hasPools(db);
+    if (!pools) return;
+    const all = new Set<keyof ServiceFields>(['ipv4', 'ipv6Prefix', 'delegatedPrefix']);
+    for (const { id, s } of rows) {
+      await recordStaticAddresses(db, ipam, { id, username: s.username }, null, s, all, actor);
+    }
+  };
 }

@@ -1,4 +1,6 @@
+import type { Transaction } from 'kysely';
 import { DomainError } from '../errors.js';
+import type { Database } from '../store/schema.js';
 import type { SecretBox } from '../secrets/box.js';
 import type { Store } from '../store/store.js';
 import { formatCsv, parseCsv } from './csv.js';
@@ -146,6 +148,11 @@ export async function importSubscribers(
   actor: string,
   now: number,
   options: ImportOptions,
+  /** Records the batch's addresses with the IPAM, in the import's transaction. */
+  recordAddresses?: (
+    trx: Transaction<Database>,
+    rows: { id: number; s: CheckedSubscriber }[],
+  ) => Promise<void>,
 ): Promise<{ imported: number }> {
   const errors = new LineErrors();
   for (const p of problems) errors.add(p.line, p.text);
@@ -241,6 +248,13 @@ export async function importSubscribers(
         )
         .returning(['id', 'username'])
         .execute();
+      if (recordAddresses) {
+        const byName = new Map(batch.map((s) => [s.username, s]));
+        await recordAddresses(
+          trx,
+          inserted.map((r) => ({ id: r.id, s: byName.get(r.username) as CheckedSubscriber })),
+        );
+      }
       await trx
         .insertInto('subscriber_status')
         .values(

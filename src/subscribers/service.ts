@@ -6,8 +6,24 @@ import type { Database, SubscriberTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import type { ImportOptions, ImportResult, ImportRow, ParsedCsv } from './bulk.js';
 import { exportSubscribers, importSubscribers, parseSubscriberCsv } from './bulk.js';
-import { ensureAddressesFree } from './addresses.js';
+import { IpamService } from '../ipam/service.js';
+import type { AddressRequest } from './addresses.js';
+import {
+  allocateAddresses,
+  ensureAddressesFree,
+  recordImportedAddresses,
+  recordStaticAddresses,
+  releaseAddresses,
+} from './addresses.js';
 import { checkUsername, usernameKey } from './usernames.js';
+import type {
+  StatusChange,
+  Subscriber,
+  SubscriberChanges,
+  SubscriberStatus,
+  SubscriberWithPassword,
+} from './model.js';
+import { subscriberJson, toSubscriber } from './model.js';
 import type { ServiceFields, SubscriberInput } from './validation.js';
 import {
   checkCombination,
@@ -17,31 +33,15 @@ import {
 } from './validation.js';
 
 export type { SubscriberInput } from './validation.js';
-
-/** The same words as aaa/ports.ts, which this folder must not import (dependencies point inwards). */
-export type SubscriberStatus = 'active' | 'suspended' | 'terminated';
-
-/** What authentication needs: the subscriber with its password opened. */
-export interface SubscriberWithPassword extends Subscriber {
-  password: string;
-}
-
-/** A subscriber as people and scripts see it: everything but the password. */
-export interface Subscriber extends ServiceFields {
-  username: string;
-  status: SubscriberStatus;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/** What `update` may change; `null` clears a field, an absent key leaves it alone. */
-export type SubscriberChanges = Partial<ServiceFields> & { password?: string };
-
-export interface StatusChange {
-  subscriber: Subscriber;
-  /** False when the subscriber already had that status (nothing was written). */
-  changed: boolean;
-}
+export type { AddressRequest } from './addresses.js';
+export type {
+  StatusChange,
+  Subscriber,
+  SubscriberChanges,
+  SubscriberStatus,
+  SubscriberWithPassword,
+} from './model.js';
+export { subscriberJson, toSubscriber } from './model.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 type Row = Selectable<SubscriberTable>;
@@ -55,37 +55,6 @@ const COLUMN = {
   portLimit: 'port_limit',
   interim: 'interim',
 } as const satisfies Record<(typeof FIELDS)[number], keyof SubscriberTable>;
-
-/** The stable snake_case form used by `--json`, the API and the audit log. */
-export function subscriberJson(s: Subscriber): Record<string, string | number | null> {
-  return {
-    username: s.username,
-    status: s.status,
-    ipv4: s.ipv4,
-    ipv6_prefix: s.ipv6Prefix,
-    delegated_prefix: s.delegatedPrefix,
-    mtu: s.mtu,
-    port_limit: s.portLimit,
-    interim: s.interim,
-    created_at: new Date(s.createdAt).toISOString(),
-    updated_at: new Date(s.updatedAt).toISOString(),
-  };
-}
-
-export function toSubscriber(r: Row): Subscriber {
-  return {
-    username: r.username,
-    status: r.status as SubscriberStatus,
-    ipv4: r.ipv4,
-    ipv6Prefix: r.ipv6_prefix,
-    delegatedPrefix: r.delegated_prefix,
-    mtu: r.mtu,
-    portLimit: r.port_limit,
-    interim: r.interim,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
 
 /** Unique-index violations that a concurrent writer caused after our checks passed. */
 function isUniqueViolation(e: unknown): boolean {
@@ -103,6 +72,8 @@ export class SubscriberService {
     private readonly box: SecretBox,
     /** Milliseconds since the epoch; tests pass a fixed clock to check status intervals. */
     private readonly clock: () => number = Date.now,
+    /** Pools and assignments: addresses inside a pool are recorded there, in our transaction. */
+    private readonly ipam: IpamService = new IpamService(store, clock),
   ) {
     this.authQuery = store.db
       .selectFrom('subscribers')
@@ -147,7 +118,11 @@ export class SubscriberService {
     return interval?.status as SubscriberStatus | undefined;
   }
 
-  async add(input: SubscriberInput, actor: string): Promise<Subscriber> {
+  async add(
+    input: SubscriberInput,
+    actor: string,
+    request: AddressRequest = {},
+  ): Promise<Subscriber> {
     const s = checkNewSubscriber(input);
     const sealed = this.box.seal(s.password);
     const now = this.clock();
@@ -176,7 +151,17 @@ export class SubscriberService {
         .insertInto('subscriber_status')
         .values({ subscriber_id: row.id, status: 'active', valid_from: now, valid_to: null })
         .execute();
-      const added = toSubscriber(row);
+      const holder = { id: row.id, username: s.username };
+      await recordStaticAddresses(trx, this.ipam, holder, null, s, new Set(FIELDS), actor);
+      let added = toSubscriber(row);
+      if (request.allocate) {
+        const filled = await allocateAddresses(trx, this.ipam, holder, s, !!request.cgnat, actor);
+        added = { ...added, ...filled };
+        checkCombination(added);
+        const keys = new Set(Object.keys(filled) as (keyof ServiceFields)[]);
+        await ensureAddressesFree(trx, s.username, added, keys, row.id);
+        await trx.updateTable('subscribers').set(columns(added)).where('id', '=', row.id).execute();
+      }
       await recordAudit(
         trx,
         {
@@ -192,10 +177,19 @@ export class SubscriberService {
     });
   }
 
-  async update(username: string, changes: SubscriberChanges, actor: string): Promise<Subscriber> {
+  async update(
+    username: string,
+    changes: SubscriberChanges,
+    actor: string,
+    request: AddressRequest = {},
+  ): Promise<Subscriber> {
     const given = FIELDS.filter((f) => changes[f] !== undefined);
-    if (given.length === 0 && changes.password === undefined) {
+    const asked = request.allocate || request.release;
+    if (given.length === 0 && changes.password === undefined && !asked) {
       throw new DomainError('NOTHING_TO_CHANGE', 'no change was given');
+    }
+    if (request.allocate && request.release) {
+      throw new DomainError('OPTIONS_CONFLICT', '--allocate and --release cannot go together');
     }
     const checked = checkServiceFields(changes);
     const password = changes.password === undefined ? undefined : checkPassword(changes.password);
@@ -207,9 +201,22 @@ export class SubscriberService {
       const givenValues: Partial<ServiceFields> = Object.fromEntries(
         given.map((f) => [f, checked[f]]),
       );
-      const after: Subscriber = { ...before, ...givenValues };
+      let after: Subscriber = { ...before, ...givenValues };
+      const holder = { id: r.id, username: r.username };
+      if (request.release) {
+        after = { ...after, ...(await releaseAddresses(trx, this.ipam, holder, actor)) };
+      }
+      const changedBefore = new Set(FIELDS.filter((f) => after[f] !== before[f]));
+      await recordStaticAddresses(trx, this.ipam, holder, before, after, changedBefore, actor);
+      if (request.allocate) {
+        const cgnat = !!request.cgnat;
+        after = {
+          ...after,
+          ...(await allocateAddresses(trx, this.ipam, holder, after, cgnat, actor)),
+        };
+      }
       checkCombination(after);
-      const changed = new Set(given.filter((f) => after[f] !== before[f]));
+      const changed = new Set(FIELDS.filter((f) => after[f] !== before[f]));
       if (changed.size === 0 && sealed === undefined) return before;
       await ensureAddressesFree(trx, r.username, after, changed, r.id);
       const set: Partial<Row> = { updated_at: now };
@@ -255,6 +262,8 @@ export class SubscriberService {
     const now = this.clock();
     return this.write(async (trx) => {
       const r = await this.row(trx, username);
+      // Into quarantine, not straight back to the pool: the history keeps who held them.
+      await releaseAddresses(trx, this.ipam, { id: r.id, username: r.username }, actor);
       await trx.deleteFrom('subscriber_status').where('subscriber_id', '=', r.id).execute();
       await trx.deleteFrom('subscribers').where('id', '=', r.id).execute();
       const gone = toSubscriber(r);
@@ -295,6 +304,7 @@ export class SubscriberService {
       actor,
       this.clock(),
       options,
+      recordImportedAddresses(this.ipam, actor),
     );
     await this.store.announceChange();
     return result;

@@ -26,6 +26,7 @@ interface Waiting {
 export class AccountingWriter {
   private queue: Waiting[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private running: Promise<void> | undefined;
   private readonly maxDelayMs: number;
   private readonly maxBatch: number;
@@ -36,7 +37,10 @@ export class AccountingWriter {
     private readonly db: Kysely<Database>,
     private readonly opts: WriterOptions = {},
   ) {
-    this.maxDelayMs = opts.maxDelayMs ?? 5;
+    // 0: commit at the end of this turn of the event loop. The group forms by itself: what
+    // arrives while a transaction commits waits for the next one, so a busy server commits
+    // large groups and an idle one answers at once (a fixed delay only added latency).
+    this.maxDelayMs = opts.maxDelayMs ?? 0;
     this.maxBatch = opts.maxBatch ?? 256;
   }
 
@@ -45,6 +49,9 @@ export class AccountingWriter {
     return new Promise((resolve) => {
       this.queue.push({ ev, resolve });
       if (this.queue.length >= this.maxBatch) this.kick();
+      else if (this.running)
+        return; // the drain loop takes it after the batch in progress
+      else if (this.maxDelayMs === 0) this.immediate ??= setImmediate(() => this.kick());
       else this.timer ??= setTimeout(() => this.kick(), this.maxDelayMs);
     });
   }
@@ -57,6 +64,10 @@ export class AccountingWriter {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
+    }
+    if (this.immediate) {
+      clearImmediate(this.immediate);
+      this.immediate = undefined;
     }
     // One transaction at a time keeps records in arrival order.
     this.running ??= this.drain().finally(() => {

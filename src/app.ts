@@ -61,8 +61,8 @@ export async function openApp(options: AppOptions = {}): Promise<App> {
   const ipam = new IpamService(store);
   const subscribers = new SubscriberService(store, box, Date.now, ipam);
   const nasDirectory = new NasDirectory(store, box);
-  // SQLite does not count this process's own commits as changes: tell the directory directly.
-  const nas = new NasService(store, box, () => nasDirectory.invalidate());
+  // store.announceChange() after each commit moves the change counter the directory watches.
+  const nas = new NasService(store, box);
   return {
     config,
     dataDir,

@@ -96,7 +96,7 @@ export async function serve(app: App, opts: ServeOptions): Promise<Running> {
     health: async (): Promise<Health> => {
       let store: Health['store'] = { dialect: app.store.dialect, ok: true };
       try {
-        await app.store.db.selectFrom('nas').select('id').limit(1).execute();
+        await app.store.ping();
       } catch (e) {
         store = { dialect: app.store.dialect, ok: false, error: (e as Error).message };
       }

@@ -9,26 +9,10 @@ import { cpSync, existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } f
 import { join } from 'node:path';
 import type { Member } from './members.js';
 import { launch } from './procs.js';
-
-export const STOCK_RADDB = '/etc/freeradius/3.0';
+import { dropBlocks, STOCK_RADDB } from '../../test/helpers/raddb.js';
 
 /** Where the members live: the users file, or rlm_sql on PostgreSQL in `schema`. */
 export type FreeradiusStore = { kind: 'files' } | { kind: 'sql'; conninfo: string };
-
-/** Removes the top-level `name { … }` blocks (brace depth counted outside # comments). */
-function dropBlocks(text: string, name: string): string {
-  const out: string[] = [];
-  let depth = 0;
-  for (const line of text.split('\n')) {
-    if (depth === 0 && !new RegExp(`^${name}\\s*\\{`).test(line)) {
-      out.push(line);
-      continue;
-    }
-    const code = line.replace(/#.*/, '');
-    depth += (code.match(/\{/g) ?? []).length - (code.match(/\}/g) ?? []).length;
-  }
-  return out.join('\n');
-}
 
 /** Comments out `line` (a module call such as `unix`) inside the top-level `section { … }`. */
 function dropCall(text: string, section: string, call: string): string {

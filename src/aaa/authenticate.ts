@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Attribute, Packet } from '../radius/index.js';
 import { crypto } from '../radius/index.js';
+import type { ReplyAttribute } from './reply.js';
 
 export type AuthMethod = 'pap' | 'chap' | 'mschap' | 'mschapv2' | 'eap' | 'none';
 
@@ -21,7 +22,7 @@ export interface AuthResult {
   /** Why it failed, for the log and the Reply-Message (never the password). */
   reason?: string;
   /** Attributes for the Access-Accept (MPPE keys, MS-CHAP2-Success) or the Access-Reject (MS-CHAP-Error). */
-  attributes: [name: string, value: Buffer | number | string][];
+  attributes: ReplyAttribute[];
 }
 
 export interface MppePolicy {

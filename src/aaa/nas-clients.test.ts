@@ -70,7 +70,7 @@ describe.each(stores)('NAS clients on $name', (ts) => {
     await store.migrate();
     box = SecretBox.withKey(randomBytes(32));
     directory = new NasDirectory(store, box);
-    nas = new NasService(store, box, () => directory.invalidate());
+    nas = new NasService(store, box);
   });
 
   afterEach(async () => {

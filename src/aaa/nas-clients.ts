@@ -116,8 +116,6 @@ export class NasService {
   constructor(
     private readonly store: Store,
     private readonly box: SecretBox,
-    /** Called after each committed change, so this process's NasDirectory reloads at once. */
-    private readonly onChange: () => void = () => undefined,
     private readonly clock: () => number = Date.now,
   ) {}
 
@@ -233,7 +231,6 @@ export class NasService {
       throw e;
     }
     await this.store.announceChange();
-    this.onChange();
     return result;
   }
 }

@@ -7,7 +7,9 @@ export interface ReplySettings {
   sessionTimeout: number | undefined;
 }
 
-type Pair = [name: string, value: Buffer | number | string];
+/** A reply attribute by dictionary name, as the server builds replies. */
+export type ReplyAttribute = [name: string, value: Buffer | number | string];
+type Pair = ReplyAttribute;
 
 /**
  * The Access-Accept for an active subscriber, in the order of the seed exchange: addresses,

@@ -15,6 +15,7 @@ import type { AuthMethod, MppePolicy } from './authenticate.js';
 import { authenticate, detectMethod } from './authenticate.js';
 import { DuplicateCache } from './duplicates.js';
 import type { NasClient, NasLookup, SessionLookup, SubscriberLookup } from './ports.js';
+import type { ReplyAttribute } from './reply.js';
 import { acceptAttributes, rejectAttributes } from './reply.js';
 import type { ReconnectPolicy } from './session-timeout.js';
 import { secondsUntilReconnect } from './session-timeout.js';
@@ -296,10 +297,10 @@ export class RadiusServer {
       this.counters.statusServer++;
       // RFC 5997 §3: Access-Accept on the authentication port, Accounting-Response on accounting.
       const code = port === 'acct' ? 5 : 2;
-      const extra: Pair[] = code === 2 ? [['Reply-Message', 'ispkit is up']] : [];
+      const extra: ReplyAttribute[] = code === 2 ? [['Reply-Message', 'ispkit is up']] : [];
       return this.encode(req, nas, code, [
         ...extra,
-        ...proxyStates.map((p): Pair => ['Proxy-State', p]),
+        ...proxyStates.map((p): ReplyAttribute => ['Proxy-State', p]),
       ]);
     }
     if (req.code === ACCOUNTING_REQUEST) {
@@ -315,7 +316,7 @@ export class RadiusServer {
         req,
         nas,
         5,
-        proxyStates.map((p): Pair => ['Proxy-State', p]),
+        proxyStates.map((p): ReplyAttribute => ['Proxy-State', p]),
       );
     }
     return this.authorize(req, nas, rinfo, started, proxyStates);
@@ -350,7 +351,7 @@ export class RadiusServer {
           : `Access-${result === 'accept' ? 'Accept' : 'Reject'}`,
       );
     };
-    const reject = (message: string, reason: string, extra: Pair[] = []): Buffer => {
+    const reject = (message: string, reason: string, extra: ReplyAttribute[] = []): Buffer => {
       finish('reject', reason);
       return this.encode(req, nas, 3, rejectAttributes(message, extra, proxyStates));
     };
@@ -404,7 +405,12 @@ export class RadiusServer {
    * Accounting-Request carries none, as FreeRADIUS does (its clients verify one over a zero
    * authenticator there, and RFC 2866 defines none).
    */
-  private encode(req: Packet, nas: NasClient, code: number, attrs: readonly Pair[]): Buffer {
+  private encode(
+    req: Packet,
+    nas: NasClient,
+    code: number,
+    attrs: readonly ReplyAttribute[],
+  ): Buffer {
     const dict = this.opts.dictionary;
     const reply = new RadiusPacket(dict, code, req.identifier, req.authenticator);
     if (code !== 5 || req.code === STATUS_SERVER) {
@@ -417,5 +423,3 @@ export class RadiusServer {
     return encodePacket(reply, { secret: nas.secret, requestAuthenticator: req.authenticator });
   }
 }
-
-type Pair = [name: string, value: Buffer | number | string];

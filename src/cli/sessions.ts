@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { DailyUsage, MonthlyUsage, SessionRecord } from '../sessions/queries.js';
+import type { DailyUsage, SessionRecord } from '../sessions/queries.js';
 import { SessionQueries } from '../sessions/queries.js';
 import { fields, table, withApp } from './app-context.js';
 import { CliError, printJson } from './output.js';
@@ -153,25 +153,7 @@ export function registerUsageCommand(program: Command): void {
       await withApp(cmd, async (app) => {
         const q = new SessionQueries(app.store.db);
         if (flags.month !== undefined) {
-          const rows: MonthlyUsage[] = await q.monthly(flags.month);
-          const header = ['username', 'bytes_in', 'bytes_out', 'seconds', 'sessions'];
-          if (flags.json) return printJson(rows);
-          if (flags.csv)
-            return void process.stdout.write(
-              csv(rows as unknown as Record<string, unknown>[], header),
-            );
-          process.stdout.write(
-            table(
-              ['USER', 'IN', 'OUT', 'TIME', 'SESSIONS'],
-              rows.map((r) => [
-                r.username,
-                bytes(r.bytes_in),
-                bytes(r.bytes_out),
-                duration(r.seconds),
-                r.sessions,
-              ]),
-            ),
-          );
+          printUsage(await q.monthly(flags.month), 'username', 'USER', flags);
           return;
         }
         if (!name || !flags.from || !flags.to) {
@@ -181,25 +163,34 @@ export function registerUsageCommand(program: Command): void {
             2,
           );
         }
-        const rows: DailyUsage[] = await q.daily(name, flags.from, flags.to);
-        const header = ['date', 'bytes_in', 'bytes_out', 'seconds', 'sessions'];
-        if (flags.json) return printJson(rows);
-        if (flags.csv)
-          return void process.stdout.write(
-            csv(rows as unknown as Record<string, unknown>[], header),
-          );
-        process.stdout.write(
-          table(
-            ['DATE', 'IN', 'OUT', 'TIME', 'SESSIONS'],
-            rows.map((r) => [
-              r.date,
-              bytes(r.bytes_in),
-              bytes(r.bytes_out),
-              duration(r.seconds),
-              r.sessions,
-            ]),
-          ),
-        );
+        printUsage(await q.daily(name, flags.from, flags.to), 'date', 'DATE', flags);
       });
     });
+}
+
+/** Usage rows (per day, or per subscriber for a month) as JSON, CSV or a table. */
+function printUsage<K extends 'date' | 'username'>(
+  rows: (Record<K, string> & Omit<DailyUsage, 'date'>)[],
+  key: K,
+  label: string,
+  flags: UsageFlags,
+): void {
+  if (flags.json) return printJson(rows);
+  const header = [key, 'bytes_in', 'bytes_out', 'seconds', 'sessions'];
+  if (flags.csv) {
+    process.stdout.write(csv(rows as unknown as Record<string, unknown>[], header));
+    return;
+  }
+  process.stdout.write(
+    table(
+      [label, 'IN', 'OUT', 'TIME', 'SESSIONS'],
+      rows.map((r) => [
+        r[key],
+        bytes(r.bytes_in),
+        bytes(r.bytes_out),
+        duration(r.seconds),
+        r.sessions,
+      ]),
+    ),
+  );
 }

@@ -37,6 +37,8 @@ export interface Store {
   changeCounter(): number;
   /** Tells other processes that cached data changed (after the transaction committed). */
   announceChange(): Promise<void>;
+  /** A round trip to the database (health checks); throws when it is away. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ function openSqlite(path: string, dataDir: string): Store {
   const db = new Kysely<Database>({
     dialect: new SqliteDialect({ database: statementCache(raw) }),
   });
+  const ping = () => sql`select 1`.execute(db).then(() => undefined);
   const dataVersion = raw.prepare('PRAGMA data_version').pluck();
   let local = 0;
   // Reading data_version is a call into SQLite: on the hot path (twice per request) it showed
@@ -93,6 +96,7 @@ function openSqlite(path: string, dataDir: string): Store {
 
   return {
     db,
+    ping,
     dialect: 'sqlite',
     description: `sqlite:${file}`,
     migrate: () => migrate(db, 'sqlite'),
@@ -139,8 +143,10 @@ async function openPostgres(url: string): Promise<Store> {
     counter++;
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const ping = () => sql`select 1`.execute(db).then(() => undefined);
   return {
     db,
+    ping,
     dialect: 'postgres',
     description: redact(url),
     migrate: () => migrate(db, 'postgres'),

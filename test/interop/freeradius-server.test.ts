@@ -19,6 +19,7 @@ import {
 import { RadiusClient } from '../../src/radius/client.js';
 import { bundledDictionary, createPacket, crypto } from '../../src/radius/index.js';
 import type { Packet } from '../../src/radius/index.js';
+import { dropBlocks, STOCK_RADDB } from '../helpers/raddb.js';
 
 const missing = ['freeradius'].filter(
   (b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0,
@@ -34,7 +35,6 @@ if (missing.length > 0) {
   } else console.warn(`skipping FreeRADIUS interop tests: ${why}`);
 }
 
-const STOCK = '/etc/freeradius/3.0';
 const SECRET = 'fr-interop-s3cret';
 const dict = bundledDictionary();
 const USERS: Record<string, string> = {
@@ -44,25 +44,10 @@ const USERS: Record<string, string> = {
   legacy: 'legacy-pw',
 };
 
-/** Removes the top-level `name { … }` blocks (brace depth counted outside # comments). */
-function dropBlocks(text: string, name: string): string {
-  const out: string[] = [];
-  let depth = 0;
-  for (const line of text.split('\n')) {
-    if (depth === 0 && !new RegExp(`^${name}\\s*\\{`).test(line)) {
-      out.push(line);
-      continue;
-    }
-    const code = line.replace(/#.*/, '');
-    depth += (code.match(/\{/g) ?? []).length - (code.match(/\}/g) ?? []).length;
-  }
-  return out.join('\n');
-}
-
 /** Writes a FreeRADIUS config under `dir` listening on 127.0.0.1 only; returns raddb's path. */
 function writeConfig(dir: string, authPort: number, acctPort: number): string {
   const raddb = join(dir, 'raddb');
-  cpSync(STOCK, raddb, { recursive: true, verbatimSymlinks: true });
+  cpSync(STOCK_RADDB, raddb, { recursive: true, verbatimSymlinks: true });
   const edit = (file: string, f: (s: string) => string): void => {
     const path = join(raddb, file);
     writeFileSync(path, f(readFileSync(path, 'utf8')));

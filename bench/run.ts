@@ -7,6 +7,7 @@
  *
  *   npm run bench -- [--members 10000] [--duration 6] [--rounds 2] [--window 64]
  *                    [--modes pap,chap,mschapv2,acct] [--no-postgres] [--profile]
+ *                    [--workers auto|N]   (ispkit's radius.workers: auth threads, 0 = none)
  *
  * Every process it starts is in its own process group and is killed at the end, even on a
  * failure or ^C. Traffic goes to 127.0.0.1 only.
@@ -66,6 +67,7 @@ const { values: flags } = parseArgs({
     'no-postgres': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    workers: { type: 'string', default: 'auto' },
   },
   strict: true,
 });
@@ -89,6 +91,7 @@ const DURATION = intFlag('duration', flags.duration, 1, 120);
 const ROUNDS = intFlag('rounds', flags.rounds, 1, 10);
 const WINDOW = intFlag('window', flags.window, 1, 200);
 const RUN_MODES = modesFlag('modes', flags.modes);
+const WORKERS = flags.workers === 'auto' ? 'auto' : intFlag('workers', flags.workers, 0, 16);
 const PG_MODES = modesFlag('pg-modes', flags['pg-modes']).filter((m) => RUN_MODES.includes(m));
 
 function log(msg: string): void {
@@ -478,6 +481,7 @@ async function main(): Promise<void> {
       database: undefined,
       secret: SECRET,
       csvFile: csv,
+      workers: WORKERS,
     });
     log(`  import took ${sqlite.importSeconds.toFixed(1)} s`);
     const ispSqlite = await startIspkit({
@@ -505,6 +509,7 @@ async function main(): Promise<void> {
         database: url,
         secret: SECRET,
         csvFile: csv,
+        workers: WORKERS,
       });
       log(`  import took ${setup.importSeconds.toFixed(1)} s`);
       const isp = await startIspkit({
@@ -629,19 +634,31 @@ async function main(): Promise<void> {
       await load(pt, 'pap', 1);
       const m = await measure(pt, 'pap', DURATION, 0);
       await stop(prof.child, 10_000);
-      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-      if (file) {
+      // One profile per thread: the main thread's first, then each auth worker's.
+      const files = readdirSync(dir)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .sort();
+      mkdirSync(OUT, { recursive: true });
+      const parts: string[] = [];
+      files.forEach((file, i) => {
         const top = topSelfTime(join(dir, file), ROOT, 10);
-        mkdirSync(OUT, { recursive: true });
-        copyFileSync(join(dir, file), join(OUT, 'ispkit-pap.cpuprofile'));
+        const name = i === 0 ? 'ispkit-pap.cpuprofile' : `ispkit-pap-worker${i}.cpuprofile`;
+        copyFileSync(join(dir, file), join(OUT, name));
+        parts.push(
+          [
+            `${i === 0 ? 'Main thread' : `Auth worker ${i}`} (bench/out/${name}), top 10 self time:`,
+            '',
+            '| function | where | self ms | share |',
+            '| --- | --- | ---: | ---: |',
+            ...top.map((t) => `| ${t.fn} | ${t.where} | ${fmt(t.ms)} | ${fmt(t.pct, 1)} % |`),
+          ].join('\n'),
+        );
+      });
+      if (parts.length > 0)
         profile = [
-          `CPU profile of ispkit/SQLite under PAP (${fmt(m.rps)} rps with --cpu-prof), top 10 self time:`,
-          '',
-          '| function | where | self ms | share |',
-          '| --- | --- | ---: | ---: |',
-          ...top.map((t) => `| ${t.fn} | ${t.where} | ${fmt(t.ms)} | ${fmt(t.pct, 1)} % |`),
-        ].join('\n');
-      }
+          `CPU profile of ispkit/SQLite under PAP (${fmt(m.rps)} rps with --cpu-prof):`,
+          ...parts,
+        ].join('\n\n');
     }
 
     // The report.
@@ -654,7 +671,7 @@ async function main(): Promise<void> {
     const header = [
       `ispkit vs ${frVersion.replace(/^radiusd: /, '')}`,
       `${cpus().length} CPUs (${cpuModel}), node ${process.version}, ${fmt(N)} members, ` +
-        `window ${WINDOW}, ${ROUNDS} rounds of ${DURATION} s per server and mode (A B A B), ` +
+        `window ${WINDOW}, ispkit radius.workers ${WORKERS}, ${ROUNDS} rounds of ${DURATION} s per server and mode (A B A B), ` +
         `generator bench/load/radload.c on the same machine; load average ${load0} at the start, ` +
         `${loadavg()
           .map((l) => l.toFixed(2))

@@ -3,7 +3,12 @@
 # without questions. Exits 0 when everything is present.
 #
 # - freeradius-utils: radclient, a real RADIUS client to talk to our codec;
-# - freeradius: a real RADIUS server (3.2.x) to talk to our client.
+# - freeradius: a real RADIUS server (3.2.x) to talk to our client;
+# - pgbouncer: ispkit through a transaction-pooling PgBouncer (issue 5);
+# - patroni, etcd-server: a Patroni cluster on loopback for the switchover test (issue 5).
+#
+# The Debian services of pgbouncer, patroni and etcd are not used: the tests start their own
+# on high ports in temp dirs.
 #
 # The tests start their own FreeRADIUS on high ports with a config in a temp dir, so the
 # Debian service must not sit on 1812/1813. Debian's postinst starts it through invoke-rc.d,
@@ -12,7 +17,7 @@ set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
 
-PACKAGES=(freeradius-utils freeradius)
+PACKAGES=(freeradius-utils freeradius pgbouncer patroni etcd-server)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -49,7 +54,14 @@ for pid in $(pgrep -x freeradius || true); do
   fi
 done
 
-for bin in radclient freeradius; do
+# Their packaged services are not wanted either (etcd would sit on 2379, pgbouncer on 6432).
+for svc in pgbouncer etcd patroni; do
+  if command -v service >/dev/null 2>&1 && [ -e "/etc/init.d/$svc" ]; then
+    "${SUDO[@]}" service "$svc" stop >/dev/null 2>&1 || true
+  fi
+done
+
+for bin in radclient freeradius pgbouncer patroni etcd; do
   if ! command -v "$bin" >/dev/null 2>&1; then
     echo "error: $bin is still missing after the install" >&2
     exit 1

@@ -6,7 +6,7 @@ import { dataPath, loadConfig } from './config/config.js';
 import { DomainError } from './errors.js';
 import { IpamService } from './ipam/service.js';
 import { SecretBox } from './secrets/box.js';
-import type { Store } from './store/store.js';
+import type { Store, StoreOptions } from './store/store.js';
 import { openStore } from './store/store.js';
 import { SubscriberService } from './subscribers/service.js';
 
@@ -50,7 +50,7 @@ export async function openApp(options: AppOptions = {}): Promise<App> {
     mkdirSync(dataDir, { recursive: true, mode: 0o750 });
   }
   const box = SecretBox.fromKeyFile(dataPath(dataDir, config.key_file));
-  const store = await openStore(config.database, dataDir);
+  const store = await openStore(config.database, dataDir, storeOptions(config));
   let migrationsApplied: string[];
   try {
     migrationsApplied = await store.migrate();
@@ -74,6 +74,21 @@ export async function openApp(options: AppOptions = {}): Promise<App> {
     nasDirectory,
     migrationsApplied,
     close: () => store.close(),
+  };
+}
+
+/** The config's `store` block, in the store's terms. */
+export function storeOptions(config: Config): StoreOptions {
+  const s = config.store;
+  return {
+    replicaUrl: s.replica_url,
+    poolSize: s.pool_size,
+    connectTimeoutMs: s.connect_timeout * 1000,
+    queryTimeoutMs: s.query_timeout * 1000,
+    maxBackoffMs: s.max_backoff * 1000,
+    changes: s.changes,
+    listenUrl: s.listen_url,
+    pollIntervalMs: s.poll_interval * 1000,
   };
 }
 

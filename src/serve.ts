@@ -1,4 +1,8 @@
+import { availableParallelism } from 'node:os';
 import { accountingHandler } from './aaa/accounting.js';
+import type { AuthWorkersOptions } from './aaa/workers.js';
+import type { AuthWorkerData } from './serve-worker.js';
+import { authWorkerScript } from './serve-worker.js';
 import { RadiusServer } from './aaa/server.js';
 import type { BoundAddress } from './aaa/server.js';
 import { checkTimeZone } from './aaa/session-timeout.js';
@@ -8,10 +12,38 @@ import { DomainError } from './errors.js';
 import { buildHttp } from './http/server.js';
 import type { Health } from './http/server.js';
 import type { Logger } from './logging.js';
+import { webhookPull } from './netbox/webhook-pull.js';
 import { loadDictionaries } from './radius/index.js';
 import { SessionQueries } from './sessions/queries.js';
 import { reapStaleSessions } from './sessions/recorder.js';
 import { AccountingWriter } from './sessions/writer.js';
+import { dataPath } from './config/config.js';
+import { failOpenSessions } from './aaa/degraded.js';
+import { AccountingPipeline } from './sessions/pipeline.js';
+import { AccountingSpool } from './sessions/spool.js';
+import { serverMetrics, storeHealthJson } from './serve-metrics.js';
+
+/** The auth worker threads `radius.workers` asks for (none with a test clock: it stays here). */
+function authWorkers(
+  app: App,
+  workers: number | 'auto',
+  logLevel: string,
+): AuthWorkersOptions | undefined {
+  const count = workers === 'auto' ? Math.min(8, availableParallelism() - 1) : workers;
+  if (count <= 0) return undefined;
+  const data: AuthWorkerData = {
+    ispkitAuthWorker: true,
+    config: app.config,
+    dataDir: app.dataDir,
+    logLevel,
+  };
+  return {
+    count,
+    ...authWorkerScript(),
+    workerData: { ...data },
+    changeCounter: () => app.store.changeCounter(),
+  };
+}
 
 export interface ServeOptions {
   listen?: string[];
@@ -25,6 +57,8 @@ export interface ServeOptions {
 export interface Running {
   radius: RadiusServer;
   writer: AccountingWriter;
+  /** Accounting's way to the database, through the spool when the database is away. */
+  pipeline: AccountingPipeline;
   addresses: BoundAddress[];
   httpPort: number;
   /** Stops taking requests, finishes those in progress, commits accounting, closes the store. */
@@ -44,19 +78,71 @@ export async function serve(app: App, opts: ServeOptions): Promise<Running> {
   }
   const dictionary = loadDictionaries(config.radius.dictionaries);
   const logger = opts.logger;
+  const lastLogged = new Map<string, number>();
+  /** Runs `log` at most once a minute per key (an outage must not flood the log). */
+  const logOnce = (key: string, log: () => void): void => {
+    const t = Date.now();
+    if ((lastLogged.get(key) ?? -Infinity) > t - 60_000) return;
+    lastLogged.set(key, t);
+    log();
+  };
+  const apply = { serialize: app.store.dialect === 'postgres' };
   const writer = new AccountingWriter(app.store.db, {
+    apply,
     onError: (err, n) =>
-      logger.error({ err, records: n }, 'accounting batch not committed; the NAS will retransmit'),
+      logger.warn(
+        { err, records: n },
+        'accounting batch not committed (spooled, or retransmitted)',
+      ),
   });
-  const sessions = new SessionQueries(app.store.db);
+  const spool = await AccountingSpool.open(dataPath(app.dataDir, config.accounting.spool_dir));
+  const pipeline = new AccountingPipeline(writer, spool, app.store.db, {
+    spoolAfterMs: config.accounting.spool_after * 1000,
+    apply,
+    log: {
+      spooling: (reason) =>
+        logger.warn({ spool: spool.dir }, `accounting goes to the spool: ${reason}`),
+      replayed: (records, ms) =>
+        logger.info({ records, ms }, 'accounting spool replayed into the database'),
+      rejected: (rec, reason) =>
+        logger.error(
+          { session: rec.ev.uniqueId, user: rec.ev.username, reason },
+          'accounting record refused by the database; kept in rejected.jsonl',
+        ),
+      replayFailed: (err, retryInMs) =>
+        logOnce('replay', () =>
+          logger.warn({ err, retryInMs }, 'accounting spool replay waits for the database'),
+        ),
+    },
+  });
+  pipeline.start();
+  app.store.onHealthChange((h) => {
+    if (h.state === 'up') logger.info({ endpoint: h.endpoint }, 'database connection up');
+    else logger.error({ error: h.lastError }, 'database connection down');
+  });
+  const sessions = failOpenSessions(new SessionQueries(app.store.db), (err, what) =>
+    logOnce(`sessions-${what}`, () =>
+      logger.warn({ err }, `Port-Limit check skipped: the database is unavailable (${what})`),
+    ),
+  );
+  const subscriberCache = new SubscriberCache(app.subscribers, () => app.store.changeCounter(), {
+    maxStaleMs: config.auth.max_staleness * 1000,
+    onStale: (user, ageMs, err) =>
+      logOnce('stale', () =>
+        logger.warn(
+          { user, age_s: Math.round(ageMs / 1000), err },
+          'database unavailable: authenticating from the cache (logged once a minute)',
+        ),
+      ),
+  });
   const started = Date.now();
   const radius = new RadiusServer({
     dictionary,
     nas: app.nasDirectory,
-    subscribers: new SubscriberCache(app.subscribers, () => app.store.changeCounter()),
+    subscribers: subscriberCache,
     sessions,
     simultaneousUse: config.session.simultaneous_use,
-    accounting: accountingHandler(writer),
+    accounting: accountingHandler(pipeline),
     listen: opts.listen ?? config.listen,
     authPort: opts.authPort ?? config.radius.auth_port,
     acctPort: opts.acctPort ?? config.radius.acct_port,
@@ -74,25 +160,33 @@ export async function serve(app: App, opts: ServeOptions): Promise<Running> {
     },
     logger,
     now: opts.now,
+    // radius.workers: Access-Requests answered by worker threads (aaa/workers.ts).
+    authWorkers: opts.now ? undefined : authWorkers(app, config.radius.workers, logger.level),
   });
   await radius.start();
 
   const now = opts.now ?? Date.now;
   const reaper = setInterval(() => {
-    reapStaleSessions(
-      app.store.db,
-      now(),
-      config.session.interim_interval,
-      config.session.stale_after_interims,
-    )
-      .then((n) => {
-        if (n > 0) logger.info({ sessions: n }, 'closed sessions without updates as lost');
+    // One instance at a time (several on one database): the others skip this round.
+    app.store
+      .exclusive('stale-session-reaper', (trx) =>
+        reapStaleSessions(
+          trx,
+          now(),
+          config.session.interim_interval,
+          config.session.stale_after_interims,
+        ),
+      )
+      .then((r) => {
+        if (r.ran && r.value > 0)
+          logger.info({ sessions: r.value }, 'closed sessions without updates as lost');
       })
       .catch((err: unknown) => logger.warn({ err }, 'stale-session reaper failed'));
   }, 30_000);
   reaper.unref();
 
   const http = buildHttp({
+    netboxWebhook: webhookPull(app, logger),
     health: async (): Promise<Health> => {
       let store: Health['store'] = { dialect: app.store.dialect, ok: true };
       try {
@@ -100,14 +194,37 @@ export async function serve(app: App, opts: ServeOptions): Promise<Running> {
       } catch (e) {
         store = { dialect: app.store.dialect, ok: false, error: (e as Error).message };
       }
+      store = { ...store, ...storeHealthJson(app.store.health()) };
+      const p = pipeline.stats();
       return {
         status: store.ok ? 'ok' : 'degraded',
+        spool: {
+          mode: p.mode,
+          records: p.pending,
+          oldest_age_s: p.oldestAt === undefined ? null : Math.round((now() - p.oldestAt) / 1000),
+          segments: p.segments,
+          bytes: p.bytes,
+          rejected: p.rejected,
+          spooled_since_start: p.spooled,
+          replayed_since_start: p.replayedRecords,
+        },
         version: '0.1.0',
         uptime_s: Math.round((Date.now() - started) / 1000),
         store,
-        radius: { ...radius.counters.toJSON(), accounting_queue: writer.depth },
+        radius: {
+          ...radius.counters.toJSON(),
+          accounting_queue: writer.depth,
+          auth_cache: {
+            entries: subscriberCache.size,
+            hits: subscriberCache.hits,
+            misses: subscriberCache.misses,
+            stale_answers: subscriberCache.staleAnswers,
+          },
+        },
       };
     },
+    metrics: () =>
+      serverMetrics({ store: app.store, pipeline, writer, subscriberCache, radius, now }),
   });
   const httpListen = (opts.listen ?? config.listen).includes('::')
     ? '::'
@@ -119,12 +236,13 @@ export async function serve(app: App, opts: ServeOptions): Promise<Running> {
   return {
     radius,
     writer,
+    pipeline,
     addresses: radius.addresses(),
     httpPort,
     stop: async () => {
       clearInterval(reaper);
       await radius.stop();
-      await writer.flush();
+      await pipeline.stop();
       await http.close();
       await app.close();
     },

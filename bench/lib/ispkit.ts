@@ -20,11 +20,15 @@ export function setupIspkit(opts: {
   database: string | undefined;
   secret: string;
   csvFile: string;
+  /** `radius.workers` (default `auto`). */
+  workers?: number | 'auto';
 }): IspkitSetup {
   const { cli, dataDir } = opts;
   mkdirSync(dataDir, { recursive: true });
   const lines = ['# written by npm run bench'];
   if (opts.database) lines.push(`database: '${opts.database}'`);
+  // Access-Requests on worker threads (one per core beyond the first), as recommended.
+  lines.push(`radius: { workers: ${opts.workers ?? 'auto'} }`);
   writeFileSync(join(dataDir, 'ispkit.yaml'), `${lines.join('\n')}\n`);
   const base = [cli, '--data', dataDir];
   run('node', [

@@ -2,30 +2,18 @@ import type { RemoteInfo, Socket } from 'node:dgram';
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from '../logging.js';
-import type { Dictionary, Packet } from '../radius/index.js';
-import {
-  decodePacket,
-  encodePacket,
-  makeAttribute,
-  Packet as RadiusPacket,
-  RadiusError,
-  verifyPacket,
-} from '../radius/index.js';
-import type { AuthMethod, MppePolicy } from './authenticate.js';
-import { authenticate, detectMethod } from './authenticate.js';
+import type { Dictionary } from '../radius/index.js';
+import type { MppePolicy } from './authenticate.js';
 import { DuplicateCache } from './duplicates.js';
-import type { NasClient, NasLookup, SessionLookup, SubscriberLookup } from './ports.js';
-import type { ReplyAttribute } from './reply.js';
-import { acceptAttributes, rejectAttributes } from './reply.js';
+import type { NasLookup, SessionLookup, SubscriberLookup } from './ports.js';
+import type { AccountingHandler } from './processor.js';
+import { PacketProcessor } from './processor.js';
 import type { ReconnectPolicy } from './session-timeout.js';
-import { secondsUntilReconnect } from './session-timeout.js';
 import { ServerCounters } from './counters.js';
+import type { AuthWorkersOptions } from './workers.js';
+import { AuthWorkers } from './workers.js';
 
-/** Handles Accounting-Requests (the accounting issue); answers only once the record is durable. */
-export interface AccountingHandler {
-  /** Resolves true when the request is recorded durably (then it is acknowledged). */
-  record(request: Packet, nas: NasClient, receivedAt: number): Promise<boolean>;
-}
+export type { AccountingHandler } from './processor.js';
 
 export interface RadiusServerOptions {
   dictionary: Dictionary;
@@ -47,6 +35,8 @@ export interface RadiusServerOptions {
   logger: Logger;
   /** The clock (tests move it to check Session-Timeout at several times of day). */
   now?: () => number;
+  /** Worker threads that answer Access-Requests; without it (or count 0), this thread does. */
+  authWorkers?: AuthWorkersOptions;
 }
 
 export interface BoundAddress {
@@ -75,20 +65,31 @@ export class RadiusServer {
   private readonly listeners: Listener[] = [];
   private readonly duplicates: DuplicateCache;
   private readonly now: () => number;
-  /** NASes that have sent a Message-Authenticator (limit_proxy_state, as FreeRADIUS). */
-  private readonly sentMessageAuthenticator = new Set<string>();
-  /** Last time a kind of problem was logged, per NAS or source: at most once a minute. */
-  private readonly lastLogged = new Map<string, number>();
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly processor: PacketProcessor;
+  /** Requests received and not finished yet; `stop` waits for them. */
+  private pending = 0;
+  private workers: AuthWorkers | undefined;
+  /** Access-Requests handed to a worker and not answered yet, by duplicate key. */
+  private readonly atWorkers = new Map<string, Buffer>();
+  private drained: (() => void) | undefined;
   private closing = false;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RadiusServerOptions) {
     this.now = opts.now ?? Date.now;
     this.duplicates = new DuplicateCache(opts.duplicateWindowMs, 65_536, this.now);
+    this.processor = new PacketProcessor({ ...opts, counters: this.counters, now: this.now });
   }
 
   async start(): Promise<void> {
+    const w = this.opts.authWorkers;
+    if (w && w.count > 0) {
+      const workers = new AuthWorkers(w, this.counters, this.opts.logger, (name) =>
+        this.processor.nasSigns(name),
+      );
+      await workers.start();
+      this.workers = workers;
+    }
     for (const address of this.opts.listen) {
       for (const [kind, port] of [
         ['auth', this.opts.authPort],
@@ -137,289 +138,105 @@ export class RadiusServer {
   async stop(graceMs = 5_000): Promise<void> {
     this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
-    const pending = Promise.allSettled([...this.inFlight]);
-    await Promise.race([pending, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    const finished =
+      this.pending === 0 ? Promise.resolve() : new Promise<void>((r) => (this.drained = r));
+    await Promise.race([finished, new Promise((r) => setTimeout(r, graceMs).unref())]);
     await Promise.all(
       this.listeners.map((l) => new Promise<void>((r) => l.socket.close(() => r()))),
     );
     this.listeners.length = 0;
+    await this.workers?.stop();
+    this.workers = undefined;
   }
 
   private receive(listener: Listener, msg: Buffer, rinfo: RemoteInfo): void {
     if (this.closing) return;
     this.counters.received++;
-    const work = this.handle(listener, msg, rinfo).catch((err: unknown) => {
+    this.pending++;
+    this.handle(listener, msg, rinfo).then(this.settled, (err: unknown) => {
       this.counters.errors++;
       this.opts.logger.error({ err, src: rinfo.address }, 'RADIUS request failed');
+      this.settled();
     });
-    this.inFlight.add(work);
-    void work.finally(() => this.inFlight.delete(work));
   }
 
-  private logOncePerMinute(key: string, log: () => void): void {
-    const t = this.now();
-    const last = this.lastLogged.get(key);
-    if (last !== undefined && t - last < 60_000) return;
-    if (this.lastLogged.size > 10_000) this.lastLogged.clear();
-    this.lastLogged.set(key, t);
-    log();
-  }
-
-  private drop(
-    reason: keyof ServerCounters['dropped'],
-    nas: string,
-    src: string,
-    detail: string,
-  ): void {
-    this.counters.dropped[reason]++;
-    this.logOncePerMinute(`${reason}|${nas}`, () =>
-      this.opts.logger.warn(
-        { nas, src, reason, detail },
-        `dropped a packet: ${detail} (logged once a minute)`,
-      ),
-    );
-  }
+  /** One request finished (bound once: no closure per packet). */
+  private readonly settled = (): void => {
+    this.pending--;
+    if (this.pending === 0 && this.drained) {
+      this.drained();
+      this.drained = undefined;
+    }
+  };
 
   private async handle(listener: Listener, msg: Buffer, rinfo: RemoteInfo): Promise<void> {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const nas = await this.opts.nas.lookup(rinfo.address);
-    if (!nas)
-      return this.drop(
+    if (!nas) {
+      this.processor.drop(
         'unknownClient',
         rinfo.address,
         rinfo.address,
         `no NAS is configured for ${rinfo.address}`,
       );
+      return;
+    }
     const code = msg.length >= 20 ? (msg[0] as number) : 0;
     const expected = listener.kind === 'auth' ? ACCESS_REQUEST : ACCOUNTING_REQUEST;
     if (code !== expected && code !== STATUS_SERVER) {
-      return this.drop(
+      this.processor.drop(
         'wrongCode',
         nas.name,
         rinfo.address,
         `code ${code} is not accepted on the ${listener.kind} port`,
       );
-    }
-    const dupKey = DuplicateCache.key(listener.port, rinfo.address, rinfo.port, msg[1] ?? 0);
-    if (code !== STATUS_SERVER) {
-      const dup = this.duplicates.check(dupKey, msg);
-      if (dup.kind !== 'new') {
-        this.counters.duplicates++;
-        if (dup.kind === 'answered') listener.socket.send(dup.response, rinfo.port, rinfo.address);
-        return;
-      }
-    }
-    let req: Packet;
-    try {
-      req = decodePacket(msg, this.opts.dictionary, { secret: nas.secret });
-    } catch (e) {
-      if (!(e instanceof RadiusError)) throw e;
-      return this.drop('malformed', nas.name, rinfo.address, e.message);
-    }
-    if (!this.verified(req, nas, rinfo.address)) return;
-    const entry = code === STATUS_SERVER ? undefined : this.duplicates.begin(dupKey, msg);
-    const response = await this.respond(req, nas, listener.kind, rinfo, started);
-    if (!response) {
-      if (entry) this.duplicates.abandon(dupKey, entry);
       return;
     }
-    if (entry) entry.response = response;
-    listener.socket.send(response, rinfo.port, rinfo.address);
-  }
-
-  /** Authenticators and the BlastRADIUS rules; a failing packet is dropped, counted, logged. */
-  private verified(req: Packet, nas: NasClient, src: string): boolean {
-    const checks = verifyPacket(req, nas.secret);
-    if (checks.authenticator === 'bad') {
-      this.drop(
-        'badAuthenticator',
-        nas.name,
-        src,
-        'the Request Authenticator does not verify (wrong shared secret?)',
-      );
-      return false;
-    }
-    if (checks.messageAuthenticator === 'bad') {
-      this.drop(
-        'badMessageAuthenticator',
-        nas.name,
-        src,
-        'the Message-Authenticator does not verify (wrong shared secret?)',
-      );
-      return false;
-    }
-    if (req.code === ACCOUNTING_REQUEST) return true;
-    if (checks.messageAuthenticator === 'ok') {
-      this.sentMessageAuthenticator.add(nas.name);
-      return true;
-    }
-    if (req.code === STATUS_SERVER) {
-      this.drop(
-        'missingMessageAuthenticator',
-        nas.name,
-        src,
-        'Status-Server without Message-Authenticator (RFC 5997)',
-      );
-      return false;
-    }
-    if (nas.requireMessageAuthenticator) {
-      this.drop(
-        'missingMessageAuthenticator',
-        nas.name,
-        src,
-        'Access-Request without Message-Authenticator from a NAS that must send one',
-      );
-      return false;
-    }
-    if (req.has('Proxy-State') && this.sentMessageAuthenticator.has(nas.name)) {
-      // limit_proxy_state: this NAS signs its requests; an unsigned one with Proxy-State is forged.
-      this.drop(
-        'missingMessageAuthenticator',
-        nas.name,
-        src,
-        'Access-Request with Proxy-State but no Message-Authenticator from a NAS that sends one',
-      );
-      return false;
-    }
-    return true;
-  }
-
-  private async respond(
-    req: Packet,
-    nas: NasClient,
-    port: 'auth' | 'acct',
-    rinfo: RemoteInfo,
-    started: bigint,
-  ): Promise<Buffer | undefined> {
-    const receivedAt = this.now();
-    const proxyStates = req.getAll('Proxy-State') as Buffer[];
-    if (req.code === STATUS_SERVER) {
-      this.counters.statusServer++;
-      // RFC 5997 §3: Access-Accept on the authentication port, Accounting-Response on accounting.
-      const code = port === 'acct' ? 5 : 2;
-      const extra: ReplyAttribute[] = code === 2 ? [['Reply-Message', 'ispkit is up']] : [];
-      return this.encode(req, nas, code, [
-        ...extra,
-        ...proxyStates.map((p): ReplyAttribute => ['Proxy-State', p]),
-      ]);
-    }
-    if (req.code === ACCOUNTING_REQUEST) {
-      const durable = this.opts.accounting
-        ? await this.opts.accounting.record(req, nas, receivedAt)
-        : false;
-      if (!durable) {
-        this.counters.accountingNotRecorded++;
-        return undefined; // the NAS retransmits; nothing is acknowledged that is not stored
-      }
-      this.counters.accounting++;
-      return this.encode(
-        req,
+    if (code === STATUS_SERVER) {
+      // Not cached: RFC 5997 wants each Status-Server answered afresh.
+      const response = await this.processor.process(
+        msg,
         nas,
-        5,
-        proxyStates.map((p): ReplyAttribute => ['Proxy-State', p]),
+        listener.kind,
+        rinfo.address,
+        started,
       );
+      if (response) listener.socket.send(response, rinfo.port, rinfo.address);
+      return;
     }
-    return this.authorize(req, nas, rinfo, started, proxyStates);
-  }
-
-  private async authorize(
-    req: Packet,
-    nas: NasClient,
-    rinfo: RemoteInfo,
-    started: bigint,
-    proxyStates: Buffer[],
-  ): Promise<Buffer> {
-    const userName = req.get('User-Name');
-    const method: AuthMethod = detectMethod(req);
-    const finish = (result: 'accept' | 'reject', reason: string | undefined): void => {
-      if (result === 'accept') this.counters.accepts++;
-      else this.counters.rejects++;
-      const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-      this.opts.logger.info(
-        {
-          nas: nas.name,
-          src: rinfo.address,
-          id: req.identifier,
-          user: userName,
-          method,
-          result,
-          reason,
-          latency_ms: Math.round(latencyMs * 1000) / 1000,
-        },
-        reason
-          ? `Access-${result === 'accept' ? 'Accept' : 'Reject'}: ${reason}`
-          : `Access-${result === 'accept' ? 'Accept' : 'Reject'}`,
-      );
-    };
-    const reject = (message: string, reason: string, extra: ReplyAttribute[] = []): Buffer => {
-      finish('reject', reason);
-      return this.encode(req, nas, 3, rejectAttributes(message, extra, proxyStates));
-    };
-    if (typeof userName !== 'string' || userName === '')
-      return reject('No User-Name given', 'no User-Name');
-    if (method === 'eap')
-      return reject('EAP is not supported: use PAP, CHAP or MS-CHAP', 'EAP is not supported');
-    const sub = await this.opts.subscribers.findForAuth(userName);
-    if (!sub) return reject('Unknown user', 'unknown user');
-    if (sub.status !== 'active') {
-      return reject(`Account ${sub.status}`, `subscriber is ${sub.status}`);
+    const dupKey = DuplicateCache.key(listener.port, rinfo.address, rinfo.port, msg[1] ?? 0);
+    const dup = this.duplicates.check(dupKey, msg);
+    if (dup.kind !== 'new') {
+      this.counters.duplicates++;
+      if (dup.kind === 'answered') listener.socket.send(dup.response, rinfo.port, rinfo.address);
+      return;
     }
-    const result = authenticate(req, method, sub.password, this.opts.mppe);
-    if (!result.ok) {
-      const message =
-        result.reason === 'wrong password'
-          ? 'Wrong password'
-          : `Authentication failed: ${result.reason ?? ''}`;
-      return reject(message, result.reason ?? 'authentication failed', result.attributes);
-    }
-    if (sub.portLimit !== null && this.opts.sessions) {
-      const open = await this.opts.sessions.openCount(userName);
-      if (open >= sub.portLimit) {
-        if (this.opts.simultaneousUse !== 'accept-mark-oldest') {
-          const n = sub.portLimit > 1 ? ` (${open})` : '';
-          return reject(
-            `You are already logged in - access denied${n}`,
-            `already ${open} open session(s), Port-Limit ${sub.portLimit}`,
-          );
-        }
-        await this.opts.sessions.markOldestLost(userName, this.now());
+    if (this.workers && code === ACCESS_REQUEST) {
+      // The worker verifies: the duplicate cache takes the request once it has an answer, and
+      // until then a retransmission of the same octets is ignored.
+      if (this.atWorkers.get(dupKey)?.equals(msg)) {
+        this.counters.duplicates++;
+        return;
       }
+      this.atWorkers.set(dupKey, msg);
+      const answer = await this.workers.process(msg, nas, rinfo.address, started);
+      if (this.atWorkers.get(dupKey) === msg) this.atWorkers.delete(dupKey);
+      if (!answer) return;
+      // Copied: the worker's reply shares one buffer with the others of its batch.
+      const response = Buffer.from(answer);
+      this.duplicates.begin(dupKey, msg).response = response;
+      listener.socket.send(response, rinfo.port, rinfo.address);
+      return;
     }
-    const reconnect = this.opts.reconnect;
-    const sessionTimeout = reconnect.enabled
-      ? secondsUntilReconnect(this.now(), reconnect)
-      : undefined;
-    const attrs = acceptAttributes(
-      sub,
-      { interimInterval: this.opts.interimInterval, sessionTimeout },
-      result.attributes,
-      proxyStates,
-    );
-    finish('accept', undefined);
-    return this.encode(req, nas, 2, attrs);
-  }
-
-  /**
-   * A reply signed with the NAS's secret. Access-Accept/Reject/Challenge and answers to
-   * Status-Server carry Message-Authenticator first (BlastRADIUS); an Accounting-Response to an
-   * Accounting-Request carries none, as FreeRADIUS does (its clients verify one over a zero
-   * authenticator there, and RFC 2866 defines none).
-   */
-  private encode(
-    req: Packet,
-    nas: NasClient,
-    code: number,
-    attrs: readonly ReplyAttribute[],
-  ): Buffer {
-    const dict = this.opts.dictionary;
-    const reply = new RadiusPacket(dict, code, req.identifier, req.authenticator);
-    if (code !== 5 || req.code === STATUS_SERVER) {
-      reply.attributes.push(
-        makeAttribute(reply.definition('Message-Authenticator'), Buffer.alloc(16)),
-      );
+    const req = this.processor.accept(msg, nas, rinfo.address);
+    if (!req) return; // an invalid packet must not touch the duplicate cache
+    const entry = this.duplicates.begin(dupKey, msg);
+    const response = await this.processor.respond(req, nas, listener.kind, rinfo.address, started);
+    if (!response) {
+      this.duplicates.abandon(dupKey, entry);
+      return;
     }
-    for (const [name, value] of attrs)
-      reply.attributes.push(makeAttribute(reply.definition(name), value));
-    return encodePacket(reply, { secret: nas.secret, requestAuthenticator: req.authenticator });
+    entry.response = response;
+    listener.socket.send(response, rinfo.port, rinfo.address);
   }
 }

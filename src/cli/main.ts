@@ -21,9 +21,11 @@ const GROUPS: Record<string, () => Promise<Register[]>> = {
   subscriber: async () => [(await import('./subscriber.js')).registerSubscriberCommands],
   pool: async () => [(await import('./pool.js')).registerPoolCommands],
   ip: async () => [(await import('./ip.js')).registerIpCommands],
+  netbox: async () => [(await import('./netbox.js')).registerNetboxCommands],
   session: async () => [(await import('./sessions.js')).registerSessionCommands],
   usage: async () => [(await import('./sessions.js')).registerUsageCommand],
   radtest: async () => [(await import('./radtest.js')).registerRadtestCommand],
+  spool: async () => [(await import('./spool.js')).registerSpoolCommands],
   init: async () => [(await import('./admin.js')).registerAdminCommands],
   migrate: async () => [(await import('./admin.js')).registerAdminCommands],
 };

@@ -87,7 +87,7 @@ export function registerSessionCommands(program: Command): void {
           2,
         );
       await withApp(cmd, async (app) => {
-        const rows = await new SessionQueries(app.store.db).list({
+        const rows = await new SessionQueries(app.store.reader).list({
           active: flags.active,
           username: flags.user,
           limit: Number(flags.limit),
@@ -120,7 +120,7 @@ export function registerSessionCommands(program: Command): void {
       if (!/^\d+$/.test(id))
         throw new CliError('ID_INVALID', `the session id is a number, got '${id}'`, 2);
       await withApp(cmd, async (app) => {
-        const s = sessionJson(await new SessionQueries(app.store.db).show(Number(id)));
+        const s = sessionJson(await new SessionQueries(app.store.reader).show(Number(id)));
         if (flags.json) return printJson(s);
         process.stdout.write(
           fields(Object.entries(s).map(([k, v]) => [k, v === null ? null : String(v)])),
@@ -151,7 +151,7 @@ export function registerUsageCommand(program: Command): void {
     .option('--csv', 'print CSV')
     .action(async (name: string | undefined, flags: UsageFlags, cmd: Command) => {
       await withApp(cmd, async (app) => {
-        const q = new SessionQueries(app.store.db);
+        const q = new SessionQueries(app.store.reader);
         if (flags.month !== undefined) {
           printUsage(await q.monthly(flags.month), 'username', 'USER', flags);
           return;

@@ -3,6 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DomainError } from '../errors.js';
+import { PURPOSES } from '../ipam/pools.js';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -27,6 +28,12 @@ export const ConfigSchema = z.object({
         .int()
         .min(65536)
         .default(8 * 1024 * 1024),
+      /**
+       * Threads that answer Access-Requests besides the main one (which keeps the sockets,
+       * duplicate detection and accounting). 0: the main thread answers them itself; `auto`:
+       * one per CPU core beyond the first.
+       */
+      workers: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default(0),
       /** MPPE attributes in MS-CHAP replies (the seed: Encryption-Required, types 4 = 128-bit). */
       mppe: z
         .object({
@@ -61,11 +68,81 @@ export const ConfigSchema = z.object({
         .prefault({}),
     })
     .prefault({}),
+  /** How PostgreSQL is reached (docs/operations.md); SQLite ignores it. */
+  store: z
+    .object({
+      /** A read-only DSN (a replica) for reports and heavy reads; ISPKIT_DATABASE_REPLICA_URL wins. */
+      replica_url: z.string().min(1).optional(),
+      /** Connections per instance at most. */
+      pool_size: z.number().int().min(1).max(200).default(10),
+      /** Seconds to wait for a connection. */
+      connect_timeout: z.number().min(0.1).max(120).default(5),
+      /** Seconds a query may run before it fails and its connection is closed. */
+      query_timeout: z.number().min(0.1).max(3600).default(30),
+      /** Upper bound of the reconnection backoff, seconds. */
+      max_backoff: z.number().min(0.1).max(300).default(5),
+      /**
+       * How an instance learns that another one changed NAS clients or subscribers: `listen`
+       * (LISTEN/NOTIFY) or `poll` (for PgBouncer in transaction mode, which cannot LISTEN).
+       */
+      changes: z.enum(['listen', 'poll']).default('listen'),
+      /** A direct DSN for LISTEN when `database` goes through PgBouncer. */
+      listen_url: z.string().min(1).optional(),
+      /** `poll`: seconds between two reads of the change counter. */
+      poll_interval: z.number().min(0.1).max(60).default(1),
+    })
+    .prefault({}),
+  accounting: z
+    .object({
+      /** The spool folder (relative to the data dir): records wait here while the database is away. */
+      spool_dir: z.string().min(1).default('spool'),
+      /** A record not committed within this many seconds goes to the spool. */
+      spool_after: z.number().min(0.05).max(60).default(2),
+    })
+    .prefault({}),
+  auth: z
+    .object({
+      /**
+       * During a database outage, a subscriber (or NAS) read from the database at most this many
+       * seconds ago still authenticates from the cache. 0: nobody does.
+       */
+      max_staleness: z.number().min(0).default(86_400),
+    })
+    .prefault({}),
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),
+  /** The NetBox link (docs/netbox.md); absent: no sync, no webhook. */
+  netbox: z
+    .object({
+      /** NetBox's base URL, e.g. https://netbox.example.net (the API is under /api/). */
+      url: z.url({ protocol: /^https?$/ }),
+      /** The API token in clear; prefer token_file or ISPKIT_NETBOX_TOKEN (which wins). */
+      token: z.string().min(1).optional(),
+      /** A file holding the token (relative to the data dir). */
+      token_file: z.string().min(1).optional(),
+      /** Prefixes carrying this tag are imported as pools. */
+      pool_tag: z.string().min(1).default('ispkit-pool'),
+      /** ispkit marks the objects it owns with this tag, and never touches others. */
+      owner_tag: z.string().min(1).default('ispkit'),
+      /** Prefix role slug → pool purpose (the purposes' own names map to themselves). */
+      roles: z.record(z.string(), z.enum(PURPOSES)).default({}),
+      /** An integer custom field on prefixes giving the allocation size (else the default). */
+      size_field: z.string().min(1).default('ispkit_size'),
+      /** The PTR name of an IPv4 address: {user} {realm} {ip_dashed} {pool}; '' for none. */
+      dns_name: z.string().default(''),
+      /** The description of an address or prefix: {username} {user} {realm} {pool}. */
+      description: z.string().default('{username}'),
+      /** A tenant slug set on every object ispkit owns (e.g. members). */
+      tenant: z.string().min(1).optional(),
+      /** X-Hook-Signature check of webhooks; ISPKIT_NETBOX_WEBHOOK_SECRET wins. */
+      webhook_secret: z.string().min(1).optional(),
+      /** Per HTTP request to NetBox, seconds. */
+      timeout: z.number().min(1).max(300).default(10),
+    })
+    .optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -142,6 +219,7 @@ export function loadConfig(src: ConfigSources = {}): LoadedConfig {
   }
   const config = parsed.data;
   if (env.ISPKIT_DATABASE_URL) config.database = env.ISPKIT_DATABASE_URL;
+  if (env.ISPKIT_DATABASE_REPLICA_URL) config.store.replica_url = env.ISPKIT_DATABASE_REPLICA_URL;
   return { config, dataDir, configFile, created };
 }
 

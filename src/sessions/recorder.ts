@@ -112,12 +112,40 @@ export function transition(existing: SessionState | undefined, ev: AccountingEve
   return { applied: 'updated', state, usage };
 }
 
+/** How a batch is applied. */
+export interface ApplyOptions {
+  /**
+   * Several ispkit instances write to this database (PostgreSQL): take a transaction-scoped
+   * lock per session first, so that two instances given the same session (a NAS that failed
+   * over and retransmitted) apply its records one after the other, never both from the same
+   * old state (which would count its usage twice).
+   */
+  serialize?: boolean;
+}
+
+/**
+ * Locks the sessions' keys for the rest of the transaction, in one order for everyone (no
+ * deadlock between two batches). Advisory locks, not row locks: a session not yet in the
+ * table has no row to lock.
+ */
+async function lockSessions(db: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await sql`select pg_advisory_xact_lock(h) from (select distinct hashtextextended(id, 7431093) as h from unnest(${ids}::text[]) as id) as k order by h`.execute(
+    db,
+  );
+}
+
 /** Applies one Accounting-Request (a few statements); see applyBatch for many. */
-export async function applyEvent(db: Db, ev: AccountingEvent): Promise<Applied> {
+export async function applyEvent(
+  db: Db,
+  ev: AccountingEvent,
+  opts: ApplyOptions = {},
+): Promise<Applied> {
   if (ev.status === 'accounting-on' || ev.status === 'accounting-off') {
     await closeNasSessions(db, ev.nas, ev.at);
     return 'nas-reset';
   }
+  if (opts.serialize) await lockSessions(db, [ev.uniqueId]);
   const existing = (await db
     .selectFrom('sessions')
     .selectAll()
@@ -135,11 +163,15 @@ export async function applyEvent(db: Db, ev: AccountingEvent): Promise<Applied> 
  * sessions and one of the usage (added up per subscriber and day). Accounting-On/Off splits
  * the batch: what comes before is written, then the NAS's sessions are closed.
  */
-export async function applyBatch(db: Db, events: readonly AccountingEvent[]): Promise<Applied[]> {
+export async function applyBatch(
+  db: Db,
+  events: readonly AccountingEvent[],
+  opts: ApplyOptions = {},
+): Promise<Applied[]> {
   const out: Applied[] = [];
   let segment: AccountingEvent[] = [];
   const flush = async (): Promise<void> => {
-    if (segment.length > 0) out.push(...(await applySegment(db, segment)));
+    if (segment.length > 0) out.push(...(await applySegment(db, segment, opts)));
     segment = [];
   };
   for (const ev of events) {
@@ -153,8 +185,13 @@ export async function applyBatch(db: Db, events: readonly AccountingEvent[]): Pr
   return out;
 }
 
-async function applySegment(db: Db, events: readonly AccountingEvent[]): Promise<Applied[]> {
+async function applySegment(
+  db: Db,
+  events: readonly AccountingEvent[],
+  opts: ApplyOptions,
+): Promise<Applied[]> {
   const ids = [...new Set(events.map((e) => e.uniqueId))];
+  if (opts.serialize) await lockSessions(db, ids);
   const known = new Map<string, SessionState>();
   for (let i = 0; i < ids.length; i += 500) {
     const rows = (await db
@@ -186,8 +223,17 @@ async function applySegment(db: Db, events: readonly AccountingEvent[]): Promise
       }
     }
   }
-  await writeSessions(db, [...changed.values()]);
-  await writeUsage(db, [...usage.values()]);
+  // Rows in key order: two transactions upserting the same rows lock them in the same order.
+  await writeSessions(
+    db,
+    [...changed.values()].sort((a, b) => (a.unique_id < b.unique_id ? -1 : 1)),
+  );
+  await writeUsage(
+    db,
+    [...usage.values()].sort((a, b) =>
+      a.key === b.key ? (a.day < b.day ? -1 : 1) : a.key < b.key ? -1 : 1,
+    ),
+  );
   return applied;
 }
 

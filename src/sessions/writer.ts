@@ -1,7 +1,16 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
+import { isConnectionError } from '../store/store.js';
 import type { AccountingEvent } from './event.js';
+import type { ApplyOptions } from './recorder.js';
 import { applyBatch, applyEvent } from './recorder.js';
+
+/**
+ * What became of a record: committed; not stored because the database is away or too slow
+ * (the spool may take it); or refused by the database itself (the record, not the database,
+ * is the problem: spooling it would not help).
+ */
+export type WriteResult = 'committed' | 'unavailable' | 'refused';
 
 export interface WriterOptions {
   /** Commit at least this often while records wait (ms). */
@@ -10,11 +19,16 @@ export interface WriterOptions {
   maxBatch?: number;
   /** Called when a batch could not be committed (the NAS will retransmit). */
   onError?: (err: unknown, batchSize: number) => void;
+  /** Passed to the recorder (several instances on one PostgreSQL: serialize). */
+  apply?: ApplyOptions;
+  now?: () => number;
 }
 
-interface Waiting {
-  ev: AccountingEvent;
-  resolve: (durable: boolean) => void;
+/** A record waiting for its transaction. */
+export interface Waiting {
+  readonly ev: AccountingEvent;
+  readonly since: number;
+  resolve(result: WriteResult): void;
 }
 
 /**
@@ -28,6 +42,9 @@ export class AccountingWriter {
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private running: Promise<void> | undefined;
+  /** When the transaction in progress began (undefined: none). */
+  private inFlightSince: number | undefined;
+  private readonly now: () => number;
   private readonly maxDelayMs: number;
   private readonly maxBatch: number;
   committed = 0;
@@ -42,12 +59,18 @@ export class AccountingWriter {
     // large groups and an idle one answers at once (a fixed delay only added latency).
     this.maxDelayMs = opts.maxDelayMs ?? 0;
     this.maxBatch = opts.maxBatch ?? 256;
+    this.now = opts.now ?? Date.now;
   }
 
   /** Resolves true once the record is committed, false when it could not be. */
   submit(ev: AccountingEvent): Promise<boolean> {
+    return this.write(ev).then((r) => r === 'committed');
+  }
+
+  /** Resolves once the record is committed, or says why it is not. */
+  write(ev: AccountingEvent): Promise<WriteResult> {
     return new Promise((resolve) => {
-      this.queue.push({ ev, resolve });
+      this.queue.push({ ev, resolve, since: this.now() });
       if (this.queue.length >= this.maxBatch) this.kick();
       else if (this.running)
         return; // the drain loop takes it after the batch in progress
@@ -58,6 +81,29 @@ export class AccountingWriter {
 
   get depth(): number {
     return this.queue.length;
+  }
+
+  /**
+   * How long the oldest record has been waiting (in the queue or in the transaction in
+   * progress), in ms; 0 when nothing waits. The spool's watchdog reads it.
+   */
+  oldestWaitMs(): number {
+    const first = this.queue[0]?.since;
+    const oldest =
+      this.inFlightSince === undefined
+        ? first
+        : first === undefined
+          ? this.inFlightSince
+          : Math.min(first, this.inFlightSince);
+    return oldest === undefined ? 0 : this.now() - oldest;
+  }
+
+  /**
+   * Takes back the records not yet in a transaction (the database is too slow: the spool
+   * takes them). The transaction in progress, if any, finishes on its own.
+   */
+  withdraw(): Waiting[] {
+    return this.queue.splice(0);
   }
 
   private kick(): void {
@@ -79,27 +125,31 @@ export class AccountingWriter {
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlightSince = Math.min(...batch.map((w) => w.since));
       try {
         await this.db.transaction().execute(async (trx) => {
           await applyBatch(
             trx,
             batch.map((w) => w.ev),
+            this.opts.apply,
           );
         });
-        this.settle(batch, true);
+        this.settle(batch, 'committed');
       } catch (err) {
         if (batch.length === 1) {
           this.opts.onError?.(err, 1);
-          this.settle(batch, false);
+          this.settle(batch, isRefusal(err) ? 'refused' : 'unavailable');
         } else await this.oneByOne(batch, err);
+      } finally {
+        this.inFlightSince = undefined;
       }
     }
   }
 
-  private settle(batch: readonly Waiting[], durable: boolean): void {
-    if (durable) this.committed += batch.length;
+  private settle(batch: readonly Waiting[], result: WriteResult): void {
+    if (result === 'committed') this.committed += batch.length;
     else this.failed += batch.length;
-    for (const w of batch) w.resolve(durable);
+    for (const w of batch) w.resolve(result);
   }
 
   /**
@@ -116,7 +166,7 @@ export class AccountingWriter {
         for (const w of batch) {
           const sp = await trx.savepoint('record').execute();
           try {
-            await applyEvent(sp, w.ev);
+            await applyEvent(sp, w.ev, this.opts.apply);
             await sp.releaseSavepoint('record').execute();
             ok.push(w);
           } catch (err) {
@@ -135,11 +185,11 @@ export class AccountingWriter {
       }
     } catch {
       this.opts.onError?.(batchErr, batch.length);
-      this.settle(batch, false);
+      this.settle(batch, 'unavailable');
       return;
     }
-    this.settle(ok, true);
-    this.settle(refused, false);
+    this.settle(ok, 'committed');
+    this.settle(refused, 'refused');
   }
 
   /** Commits what waits (on shutdown). */
@@ -147,4 +197,19 @@ export class AccountingWriter {
     this.kick();
     while (this.running) await this.running;
   }
+}
+
+/**
+ * A single record's failure: refused by the database when it answered with an error of its own
+ * (a constraint, a bad value), as opposed to not answering (connection lost, timeout).
+ */
+function isRefusal(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (isConnectionError(err)) return false;
+  const code = (err as { code?: unknown }).code;
+  // SQLite: busy/locked/IO/full are the database's trouble, not the record's.
+  if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY)/.test(code))
+    return false;
+  // PostgreSQL SQLSTATE classes 22 (data), 23 (integrity), P0 (raised by a trigger): the record.
+  return typeof code === 'string' ? /^(22|23|P0)/.test(code) || code.startsWith('SQLITE_') : false;
 }

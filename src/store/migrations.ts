@@ -239,5 +239,57 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropTable('ip_pools').ifExists().execute();
       },
     },
+    // The NetBox link: which pool came from which NetBox prefix, and which reserved addresses
+    // came from NetBox objects (so that a later pull removes only those, never a hand-made one).
+    '0005_netbox': {
+      async up(db: Kysely<unknown>) {
+        await id(db, 'netbox_pools')
+          .addColumn('pool_id', 'bigint', (c) =>
+            c.notNull().unique().references('ip_pools.id').onDelete('cascade'),
+          )
+          .addColumn('netbox_id', 'bigint', (c) => c.notNull().unique())
+          .addColumn('vrf_id', 'bigint')
+          .addColumn('linked_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await id(db, 'netbox_reservations')
+          .addColumn('pool_id', 'bigint', (c) =>
+            c.notNull().references('ip_pools.id').onDelete('cascade'),
+          )
+          .addColumn('prefix', 'text', (c) => c.notNull())
+          .addColumn('netbox_model', 'text', (c) => c.notNull())
+          .addColumn('netbox_id', 'bigint', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addUniqueConstraint('netbox_reservations_pool_prefix', ['pool_id', 'prefix'])
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('netbox_reservations').ifExists().execute();
+        await db.schema.dropTable('netbox_pools').ifExists().execute();
+      },
+    },
+    // Issue 5: a version row that writers bump, for instances that cannot LISTEN (PgBouncer in
+    // transaction mode polls it), and how far each accounting spool file has been replayed —
+    // written in the same transaction as the replayed records, so a replay is never applied twice.
+    '0006_store': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('ispkit_changes')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('version', 'bigint', (c) => c.notNull())
+          .execute();
+        await sql`insert into ispkit_changes (id, version) values (1, 0)`.execute(db);
+        await db.schema
+          .createTable('accounting_spool_progress')
+          .addColumn('spool_id', 'text', (c) => c.primaryKey())
+          .addColumn('byte_offset', 'bigint', (c) => c.notNull())
+          .addColumn('records', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('accounting_spool_progress').ifExists().execute();
+        await db.schema.dropTable('ispkit_changes').ifExists().execute();
+      },
+    },
   };
 }

@@ -157,7 +157,48 @@ export interface IpAssignmentTable {
   occupied: number;
 }
 
+/** A pool linked to a NetBox prefix (imported by `netbox pull`, or matched by its prefix). */
+export interface NetboxPoolTable {
+  id: Generated<number>;
+  pool_id: number;
+  /** The NetBox prefix's id. */
+  netbox_id: number;
+  /** The prefix's VRF in NetBox (null: the global table); addresses pushed go there too. */
+  vrf_id: number | null;
+  linked_at: number;
+}
+
+/** A reserved address or prefix of a pool that mirrors a NetBox object ispkit does not own. */
+export interface NetboxReservationTable {
+  id: Generated<number>;
+  pool_id: number;
+  /** Canonical `address/length`, as in the pool's reserved list. */
+  prefix: string;
+  /** ipaddress or prefix. */
+  netbox_model: string;
+  netbox_id: number;
+  created_at: number;
+}
+
+/** One row (id 1): bumped by every change that servers cache (see PostgresChanges). */
+export interface ChangesTable {
+  id: number;
+  version: number;
+}
+
+/** How far an accounting spool file has been replayed (see sessions/spool.ts). */
+export interface SpoolProgressTable {
+  spool_id: string;
+  byte_offset: number;
+  records: number;
+  updated_at: number;
+}
+
 export interface Database {
+  ispkit_changes: ChangesTable;
+  accounting_spool_progress: SpoolProgressTable;
+  netbox_pools: NetboxPoolTable;
+  netbox_reservations: NetboxReservationTable;
   ip_pools: IpPoolTable;
   ip_assignments: IpAssignmentTable;
   sessions: SessionTable;

@@ -1,13 +1,42 @@
 import { isAbsolute, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Migration } from 'kysely';
+import type { Transaction } from 'kysely';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import type { Dialect } from './migrations.js';
 import { migrations } from './migrations.js';
+import type { StoreHealth } from './pg-pool.js';
+import { FailoverPool } from './pg-pool.js';
+import type { PgTarget } from './pg-url.js';
+import { parsePostgresUrl, redactUrl } from './pg-url.js';
 
 export type { Dialect } from './migrations.js';
+export type { StoreHealth } from './pg-pool.js';
+export { StoreUnavailableError, isConnectionError } from './pg-pool.js';
+
+/** How to reach PostgreSQL (ignored by SQLite); see docs/operations.md. */
+export interface StoreOptions {
+  /** A read-only DSN (a replica) for reports and heavy reads; the primary when absent. */
+  replicaUrl?: string;
+  poolSize?: number;
+  connectTimeoutMs?: number;
+  /** A query unanswered for this long fails and its connection is closed. */
+  queryTimeoutMs?: number;
+  /** Upper bound of the reconnection backoff. */
+  maxBackoffMs?: number;
+  /** How changes by other processes are seen: LISTEN/NOTIFY, or polling (PgBouncer). */
+  changes?: 'listen' | 'poll';
+  /** A direct DSN for LISTEN when `database` goes through PgBouncer. */
+  listenUrl?: string;
+  pollIntervalMs?: number;
+  /** The connection went down or came back (for the log). */
+  onStateChange?: (health: StoreHealth) => void;
+}
+
+/** What `exclusive` returns: whether this instance ran the job, and its result. */
+export type Exclusive<T> = { ran: true; value: T } | { ran: false };
 
 /** The store could not be opened or migrated; the message says why. */
 export class StoreError extends Error {
@@ -25,6 +54,8 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 
 export interface Store {
   readonly db: Kysely<Database>;
+  /** For reports and heavy reads: the replica when one is configured, else `db`. */
+  readonly reader: Kysely<Database>;
   readonly dialect: Dialect;
   /** The URL with any password removed, for logs. */
   readonly description: string;
@@ -39,21 +70,30 @@ export interface Store {
   announceChange(): Promise<void>;
   /** A round trip to the database (health checks); throws when it is away. */
   ping(): Promise<void>;
+  /** The connection's state as last seen, without a round trip. */
+  health(): StoreHealth;
+  /** Called when the connection goes down or comes back (for the log). */
+  onHealthChange(listener: (health: StoreHealth) => void): void;
+  /**
+   * Runs a background job (the stale-session reaper…) in a transaction, unless another
+   * instance on the same database is running it now: one instance at a time does the work.
+   */
+  exclusive<T>(job: string, fn: (trx: Transaction<Database>) => Promise<T>): Promise<Exclusive<T>>;
   close(): Promise<void>;
 }
 
 /** `sqlite:PATH` (relative to the data dir), `postgres://…` or `postgresql://…`. */
-export async function openStore(url: string, dataDir: string): Promise<Store> {
+export async function openStore(
+  url: string,
+  dataDir: string,
+  options: StoreOptions = {},
+): Promise<Store> {
   if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length), dataDir);
-  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url);
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, options);
   throw new StoreError(
     'STORE_URL_INVALID',
-    `database URL must be sqlite:PATH or postgres://…, got '${redact(url)}'`,
+    `database URL must be sqlite:PATH or postgres://…, got '${redactUrl(url)}'`,
   );
-}
-
-function redact(url: string): string {
-  return url.replace(/(\/\/[^:/@]*):[^@]*@/, '$1:***@');
 }
 
 function openSqlite(path: string, dataDir: string): Store {
@@ -94,11 +134,17 @@ function openSqlite(path: string, dataDir: string): Store {
     return versionValue;
   };
 
+  const since = Date.now();
   return {
     db,
+    reader: db,
     ping,
     dialect: 'sqlite',
     description: `sqlite:${file}`,
+    health: () => ({ state: 'up', endpoint: file, since, failures: 0 }),
+    onHealthChange: () => undefined,
+    exclusive: async (_job, fn) =>
+      db.transaction().execute(async (trx) => ({ ran: true as const, value: await fn(trx) })),
     migrate: () => migrate(db, 'sqlite'),
     // SQLite bumps data_version when another connection commits: no polling of tables needed.
     // data_version moves when another connection commits; `local` when this process does.
@@ -113,53 +159,215 @@ function openSqlite(path: string, dataDir: string): Store {
   };
 }
 
-async function openPostgres(url: string): Promise<Store> {
-  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
-  pool.on('error', () => {
-    // An idle client died (server restart): the pool replaces it on next use.
-  });
-  let counter = 0;
-  let channel = 'ispkit_changes';
-  const listener = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+async function openPostgres(url: string, options: StoreOptions): Promise<Store> {
+  let target: PgTarget;
   try {
-    await listener.connect();
-    // One channel per schema: two ispkit databases in one PostgreSQL (or parallel test files,
-    // each in its own schema) must not wake each other's caches.
-    const r = await listener.query<{ s: string }>('select current_schema() as s');
-    channel = `ispkit_changes_${r.rows[0]?.s ?? 'public'}`;
-    await listener.query(`LISTEN "${channel.replace(/"/g, '""')}"`);
+    target = parsePostgresUrl(url);
   } catch (e) {
-    await pool.end().catch(() => undefined);
-    throw new StoreError(
-      'STORE_UNAVAILABLE',
-      `cannot connect to ${redact(url)}: ${(e as Error).message}`,
-    );
+    throw new StoreError('STORE_URL_INVALID', (e as Error).message);
   }
-  listener.on('notification', () => {
-    counter++;
-  });
-  listener.on('error', () => {
-    // Lost the LISTEN connection: count it as a change so that caches are re-read.
-    counter++;
+  const poolOptions = {
+    max: options.poolSize ?? 10,
+    connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+    queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
+    minBackoffMs: 250,
+    maxBackoffMs: options.maxBackoffMs ?? 5000,
+  };
+  const listeners: ((h: StoreHealth) => void)[] = [];
+  const pool = new FailoverPool(target, {
+    ...poolOptions,
+    onStateChange: (h) => {
+      for (const l of listeners) l(h);
+      options.onStateChange?.(h);
+    },
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let reader = db;
+  if (options.replicaUrl) {
+    let replicaTarget: PgTarget;
+    try {
+      replicaTarget = parsePostgresUrl(options.replicaUrl);
+    } catch (e) {
+      await db.destroy();
+      throw new StoreError('STORE_URL_INVALID', `replica: ${(e as Error).message}`);
+    }
+    reader = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: new FailoverPool(replicaTarget, poolOptions) }),
+    });
+  }
   const ping = () => sql`select 1`.execute(db).then(() => undefined);
+  const changes = new PostgresChanges(pool, db, {
+    mode: options.changes ?? 'listen',
+    listenUrl: options.listenUrl,
+    pollIntervalMs: options.pollIntervalMs ?? 1000,
+    connectTimeoutMs: poolOptions.connectTimeoutMs,
+    maxBackoffMs: poolOptions.maxBackoffMs,
+  });
+  try {
+    await ping();
+    await changes.start();
+  } catch (e) {
+    await changes.stop();
+    await db.destroy();
+    if (reader !== db) await reader.destroy();
+    throw new StoreError(
+      'STORE_UNAVAILABLE',
+      `cannot connect to ${target.redacted}: ${(e as Error).message}`,
+    );
+  }
   return {
     db,
+    reader,
     ping,
     dialect: 'postgres',
-    description: redact(url),
+    description: target.redacted,
+    health: () => pool.state(),
+    onHealthChange: (l) => listeners.push(l),
     migrate: () => migrate(db, 'postgres'),
-    changeCounter: () => counter,
-    announceChange: async () => {
-      counter++; // this process's caches see the change at once; others by NOTIFY
-      await sql`select pg_notify(${channel}, '')`.execute(db);
-    },
+    changeCounter: () => changes.counter,
+    announceChange: () => changes.announce(),
+    exclusive: async (job, fn) =>
+      db.transaction().execute(async (trx) => {
+        // A transaction-scoped lock: works through PgBouncer in transaction mode, and is let go
+        // by the commit, or by the server when this instance dies mid-job.
+        const r = await sql<{
+          ok: boolean;
+        }>`select pg_try_advisory_xact_lock(hashtext(${`ispkit:${job}`})) as ok`.execute(trx);
+        if (r.rows[0]?.ok !== true) return { ran: false as const };
+        return { ran: true as const, value: await fn(trx) };
+      }),
     close: async () => {
-      await listener.end().catch(() => undefined);
+      await changes.stop();
       await db.destroy();
+      if (reader !== db) await reader.destroy();
     },
   };
+}
+
+interface ChangesOptions {
+  mode: 'listen' | 'poll';
+  listenUrl: string | undefined;
+  pollIntervalMs: number;
+  connectTimeoutMs: number;
+  maxBackoffMs: number;
+}
+
+/**
+ * Tells this process that another one changed cached data. `listen`: LISTEN on a channel per
+ * schema (on a connection of its own, re-established with backoff; a reconnect counts as a
+ * change, since notifications were missed meanwhile). `poll`: read the version row every
+ * interval — for PgBouncer in transaction mode, which cannot carry LISTEN (unless `listen_url`
+ * gives a direct connection for it). Writers do both: bump the row and notify.
+ */
+class PostgresChanges {
+  counter = 0;
+  private channel = 'ispkit_changes_public';
+  private listener: pg.Client | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private stopped = false;
+  private lastVersion: number | undefined;
+  private missed = false;
+
+  constructor(
+    private readonly pool: FailoverPool,
+    private readonly db: Kysely<Database>,
+    private readonly opts: ChangesOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    const r = await sql<{ s: string }>`select current_schema() as s`.execute(this.db);
+    // One channel per schema: two ispkit databases in one PostgreSQL (or parallel test files,
+    // each in its own schema) must not wake each other's caches.
+    this.channel = `ispkit_changes_${r.rows[0]?.s ?? 'public'}`;
+    if (this.opts.mode === 'listen') await this.listen(true);
+    else this.poll();
+  }
+
+  async announce(): Promise<void> {
+    this.counter++; // this process's caches see the change at once; others by NOTIFY or poll
+    await sql`with bump as (update ispkit_changes set version = version + 1 where id = 1 returning version) select pg_notify(${this.channel}, '')`.execute(
+      this.db,
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    const l = this.listener;
+    this.listener = undefined;
+    await l?.end().catch(() => undefined);
+  }
+
+  private async listen(first: boolean): Promise<void> {
+    if (this.stopped) return;
+    const cs = this.opts.listenUrl ?? this.pool.current()?.connectionString;
+    if (cs === undefined) return this.retryListen();
+    const client = new pg.Client({
+      connectionString: cs,
+      connectionTimeoutMillis: this.opts.connectTimeoutMs,
+    });
+    client.on('error', () => undefined); // 'end' follows
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.channel.replace(/"/g, '""')}"`);
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      if (first) throw e;
+      return this.retryListen();
+    }
+    client.on('notification', () => {
+      this.counter++;
+    });
+    client.on('end', () => {
+      if (this.listener !== client) return;
+      this.listener = undefined;
+      this.counter++; // notifications may be missed until we listen again
+      this.retryListen();
+    });
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.listener = client;
+    this.failures = 0;
+    if (!first) this.counter++;
+  }
+
+  private retryListen(): void {
+    if (this.stopped) return;
+    const wait = Math.min(this.opts.maxBackoffMs, 250 * 2 ** Math.min(10, this.failures++));
+    this.timer = setTimeout(() => void this.listen(false), wait * (0.8 + Math.random() * 0.4));
+    this.timer.unref();
+  }
+
+  private poll(): void {
+    const tick = async (): Promise<void> => {
+      try {
+        const r = await sql<{
+          version: number;
+        }>`select version from ispkit_changes where id = 1`.execute(this.db);
+        const v = r.rows[0]?.version;
+        if (this.missed || (this.lastVersion !== undefined && v !== this.lastVersion)) {
+          this.counter++;
+        }
+        this.missed = false;
+        this.lastVersion = v;
+      } catch {
+        // Away (the spool and the caches cope), or not migrated yet: try again next time, and
+        // count a change when it answers again (what changed meanwhile was not seen).
+        this.lastVersion = undefined;
+        this.missed = true;
+        return;
+      }
+    };
+    const loop = (): void => {
+      if (this.stopped) return;
+      this.timer = setTimeout(() => void tick().finally(loop), this.opts.pollIntervalMs);
+      this.timer.unref();
+    };
+    loop();
+  }
 }
 
 /**

@@ -124,3 +124,51 @@ describe('Message-Authenticator (RFC 2869 §5.14, RFC 3579 §3.2)', () => {
     );
   });
 });
+
+describe('Message-Authenticator against node:crypto createHmac', () => {
+  it('is HMAC-MD5 over the packet with the M-A zeroed, for any secret length and packet', async () => {
+    const { createHmac } = await import('node:crypto');
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 200 }),
+        fc.uint8Array({ minLength: 0, maxLength: 300 }),
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        (secretBytes, body, auth) => {
+          const s = Buffer.from(secretBytes);
+          const authenticator = Buffer.from(auth);
+          // Header, Message-Authenticator first (type 80, length 18), then the body.
+          const raw = Buffer.concat([
+            Buffer.alloc(20),
+            Buffer.from([80, 18]),
+            Buffer.alloc(16, 0xaa),
+            Buffer.from(body),
+          ]);
+          raw.writeUInt16BE(raw.length, 2);
+          const zeroed = Buffer.from(raw);
+          authenticator.copy(zeroed, 4);
+          zeroed.fill(0, 22, 38);
+          const want = createHmac('md5', s).update(zeroed).digest();
+          expect(computeMessageAuthenticator(raw, 22, authenticator, s)).toEqual(want);
+          want.copy(raw, 22);
+          expect(verifyMessageAuthenticator(raw, 22, authenticator, s)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('handles packets longer than the codec maximum (Length up to 65,535)', async () => {
+    const { createHmac } = await import('node:crypto');
+    const raw = Buffer.alloc(9000, 0x41);
+    raw.writeUInt16BE(9000, 2);
+    raw[20] = 80;
+    raw[21] = 18;
+    const authenticator = Buffer.alloc(16, 7);
+    const zeroed = Buffer.from(raw);
+    authenticator.copy(zeroed, 4);
+    zeroed.fill(0, 22, 38);
+    expect(computeMessageAuthenticator(raw, 22, authenticator, secret)).toEqual(
+      createHmac('md5', secret).update(zeroed).digest(),
+    );
+  });
+});

@@ -1,0 +1,135 @@
+/**
+ * An auth worker thread of `ispkit serve` (`radius.workers`, see aaa/workers.ts): its own store
+ * connection, subscriber cache and Port-Limit queries, answering the Access-Requests the main
+ * thread hands it. Importing this module on the main thread does nothing.
+ */
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { storeOptions } from './app.js';
+import { LogCollector, runAuthWorker } from './aaa/auth-worker.js';
+import { ServerCounters } from './aaa/counters.js';
+import { failOpenSessions } from './aaa/degraded.js';
+import { PacketProcessor } from './aaa/processor.js';
+import { SubscriberCache } from './aaa/subscriber-cache.js';
+import type { Config } from './config/config.js';
+import { dataPath } from './config/config.js';
+import { createLogger } from './logging.js';
+import { loadDictionaries } from './radius/index.js';
+import { SecretBox } from './secrets/box.js';
+import { SessionQueries } from './sessions/queries.js';
+import { openStore } from './store/store.js';
+import { SubscriberService } from './subscribers/service.js';
+
+/** What serve.ts gives each worker. */
+export interface AuthWorkerData {
+  ispkitAuthWorker: true;
+  config: Config;
+  dataDir: string;
+  /** The main thread logger's level (the config's, or what the caller chose). */
+  logLevel: string;
+  /** Added by AuthWorkers: the store's change counter when the worker was started. */
+  initialCounter?: number;
+}
+
+/**
+ * The worker's script: the compiled file next to this one. From TypeScript sources (tests, tsx)
+ * a small bootstrap registers tsx in the thread first.
+ */
+export function authWorkerScript(): { script: URL | string; eval: boolean } {
+  if (!import.meta.url.endsWith('.ts'))
+    return { script: new URL('./serve-worker.js', import.meta.url), eval: false };
+  const source = JSON.stringify(new URL('./serve-worker.ts', import.meta.url).href);
+  return {
+    script: `import('tsx/esm/api').then((t) => { t.register(); return import(${source}); });`,
+    eval: true,
+  };
+}
+
+/** Members read into a worker's cache at start, at most (the cache's own default bound). */
+const WARM_LIMIT = 200_000;
+
+function isWorkerData(d: unknown): d is AuthWorkerData {
+  return typeof d === 'object' && d !== null && (d as AuthWorkerData).ispkitAuthWorker === true;
+}
+
+if (!isMainThread && parentPort && isWorkerData(workerData)) {
+  const { config, dataDir, logLevel, initialCounter } = workerData;
+  const port = parentPort;
+  await runAuthWorker(port, initialCounter ?? 0, async (changeCounter) => {
+    const log = new LogCollector();
+    const logger = createLogger(logLevel, log);
+    const box = SecretBox.fromKeyFile(dataPath(dataDir, config.key_file));
+    // A few connections are enough: a worker reads a subscriber once, then serves from memory.
+    const options = storeOptions(config);
+    const store = await openStore(config.database, dataDir, {
+      ...options,
+      poolSize: Math.min(options.poolSize ?? 4, 4),
+    });
+    const lastLogged = new Map<string, number>();
+    const logOnce = (key: string, write: () => void): void => {
+      const t = Date.now();
+      if ((lastLogged.get(key) ?? -Infinity) > t - 60_000) return;
+      lastLogged.set(key, t);
+      write();
+    };
+    let stopped = false;
+    const service = new SubscriberService(store, box);
+    const subscribers = new SubscriberCache(service, changeCounter, {
+      maxStaleMs: config.auth.max_staleness * 1000,
+      onStale: (user, ageMs, err) =>
+        logOnce('stale', () =>
+          logger.warn(
+            { user, age_s: Math.round(ageMs / 1000), err },
+            'database unavailable: authenticating from the cache (logged once a minute)',
+          ),
+        ),
+    });
+    const sessions = failOpenSessions(new SessionQueries(store.db), (err, what) =>
+      logOnce(`sessions-${what}`, () =>
+        logger.warn({ err }, `Port-Limit check skipped: the database is unavailable (${what})`),
+      ),
+    );
+    const counters = new ServerCounters();
+    const processor = new PacketProcessor({
+      dictionary: loadDictionaries(config.radius.dictionaries),
+      subscribers,
+      sessions,
+      simultaneousUse: config.session.simultaneous_use,
+      interimInterval: config.session.interim_interval,
+      reconnect: {
+        enabled: config.session.reconnect.enabled,
+        at: config.session.reconnect.at,
+        timeZone: config.session.reconnect.time_zone,
+      },
+      mppe: {
+        encryptionPolicy: config.radius.mppe.encryption_policy === 'required' ? 2 : 1,
+        encryptionTypes: config.radius.mppe.encryption_types,
+      },
+      logger,
+      counters,
+      now: Date.now,
+    });
+    /**
+     * Every member read once at start (bounded by the cache's size), one after another so that
+     * live requests go first: the first request of each member then costs no query and no
+     * AES-GCM open (FreeRADIUS's `files` reads its users at start too).
+     */
+    const warm = async (): Promise<void> => {
+      const all = await service.list();
+      for (const s of all.slice(0, WARM_LIMIT)) {
+        if (stopped) return;
+        await subscribers.findForAuth(s.username);
+      }
+    };
+    return {
+      processor,
+      counters,
+      log,
+      logger,
+      warm,
+      close: () => {
+        stopped = true;
+        return store.close();
+      },
+    };
+  });
+}

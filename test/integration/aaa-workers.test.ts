@@ -1,0 +1,195 @@
+// `radius.workers`: Access-Requests answered by worker threads, as `ispkit serve` runs them, on
+// each store. Same answers as the main thread gives; a retransmission gets the same octets once;
+// a change by another connection reaches the workers' caches; counters and decision logs come
+// back to the main thread; accounting stays on the main thread.
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import { openApp } from '../../src/app.js';
+import { createLogger } from '../../src/logging.js';
+import {
+  bundledDictionary,
+  chapRequest,
+  createPacket,
+  decodePacket,
+  encodePacket,
+  msChapV2Request,
+  papRequest,
+  RadiusClient,
+  verifyMsChapV2Success,
+} from '../../src/radius/index.js';
+import type { Running } from '../../src/serve.js';
+import { serve } from '../../src/serve.js';
+import { SessionQueries } from '../../src/sessions/queries.js';
+import { testStores } from '../helpers/stores.js';
+
+const dict = bundledDictionary();
+const stores = await testStores();
+const secret = 'a-long-shared-secret';
+
+describe.each(stores)('auth worker threads on $name', (ts) => {
+  let dir: string;
+  let app: App;
+  let running: Running;
+  let client: RadiusClient;
+  let acct: RadiusClient;
+  let authPort = 0;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    await ts.reset();
+    dir = mkdtempSync(join(tmpdir(), 'ispkit-workers-'));
+    writeFileSync(
+      join(dir, 'ispkit.yaml'),
+      `database: '${ts.url}'\nradius: { workers: 2 }\nlog: { level: info }\n`,
+    );
+    app = await openApp({ dataDir: dir, create: true });
+    await app.nas.add('lo', '127.0.0.1', secret, true, 'test');
+    await app.subscribers.add(
+      {
+        username: 'p1f9bd1@NEUTRINET',
+        password: 'pw-1',
+        ipv4: '80.67.191.6',
+        ipv6Prefix: '2001:913:1d00:600::/64',
+        delegatedPrefix: '2001:913:1d00:600::/60',
+        mtu: 1500,
+        portLimit: 1,
+      },
+      'test',
+    );
+    running = await serve(app, {
+      listen: ['127.0.0.1'],
+      authPort: 0,
+      acctPort: 0,
+      httpPort: 0,
+      logger: createLogger('info', { write: (s: string) => void lines.push(s) }),
+    });
+    const port = (kind: 'auth' | 'acct'): number =>
+      running.addresses.find((a) => a.kind === kind)?.port ?? 0;
+    authPort = port('auth');
+    const opts = {
+      host: '127.0.0.1',
+      secret: Buffer.from(secret),
+      dictionary: dict,
+      timeoutMs: 2000,
+      retries: 2,
+    };
+    client = new RadiusClient({ ...opts, port: authPort });
+    acct = new RadiusClient({ ...opts, port: port('acct') });
+  }, 60_000);
+
+  afterAll(async () => {
+    client.close();
+    acct.close();
+    await running.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers PAP, CHAP and MS-CHAPv2 from the workers, with the subscriber reply', async () => {
+    const before = running.radius.counters.accepts;
+    for (const req of [
+      papRequest(dict, 'p1f9bd1@neutrinet', 'pw-1'),
+      chapRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1'),
+    ]) {
+      const reply = await client.send(req);
+      expect(reply.codeName).toBe('Access-Accept');
+      expect(reply.attributes[0]?.name).toBe('Message-Authenticator');
+      expect(reply.get('Framed-IP-Address')).toBe('80.67.191.6');
+      expect(reply.get('Delegated-IPv6-Prefix')).toBe('2001:913:1d00:600::/60');
+      expect(reply.get('Port-Limit')).toBe(1);
+    }
+    const v2 = msChapV2Request(dict, 'p1f9bd1@NEUTRINET', 'pw-1');
+    const reply = await client.send(v2);
+    expect(reply.codeName).toBe('Access-Accept');
+    expect(verifyMsChapV2Success(reply, v2, 'pw-1')).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(running.radius.counters.accepts - before).toBe(3);
+    // The workers' decision lines reach the main thread's log destination, whole.
+    const decisions = lines
+      .join('')
+      .split('\n')
+      .filter((l) => l.includes('"result":"accept"'));
+    expect(decisions.length).toBeGreaterThanOrEqual(3);
+    for (const l of decisions)
+      expect(JSON.parse(l)).toMatchObject({ nas: 'lo', method: expect.any(String) });
+  });
+
+  it('answers a retransmission with the same octets, evaluated once', async () => {
+    const req = papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1');
+    req.withMessageAuthenticator();
+    const raw = encodePacket(req, { secret: Buffer.from(secret) });
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const replies: Buffer[] = [];
+    sock.on('message', (m) => replies.push(m));
+    const accepts = running.radius.counters.accepts;
+    const dups = running.radius.counters.duplicates;
+    // Three copies at once (the second and third while the first is at a worker), then one later.
+    for (let i = 0; i < 3; i++) sock.send(raw, authPort, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 300));
+    sock.send(raw, authPort, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 300));
+    sock.close();
+    expect(replies.length).toBe(2);
+    expect(replies[1]).toEqual(replies[0]);
+    expect(decodePacket(replies[0] as Buffer, dict).codeName).toBe('Access-Accept');
+    expect(running.radius.counters.accepts - accepts).toBe(1);
+    expect(running.radius.counters.duplicates - dups).toBe(3);
+  });
+
+  it('drops a request with a bad Message-Authenticator (counted on the main thread)', async () => {
+    const req = papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1');
+    req.withMessageAuthenticator();
+    const raw = encodePacket(req, { secret: Buffer.from(secret) });
+    const ma = raw.indexOf(Buffer.from([80, 18]), 20) + 2;
+    raw[ma] = (raw[ma] as number) ^ 1;
+    const before = running.radius.counters.dropped.badMessageAuthenticator;
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    let answered = false;
+    sock.on('message', () => (answered = true));
+    sock.send(raw, authPort, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 300));
+    sock.close();
+    expect(answered).toBe(false);
+    expect(running.radius.counters.dropped.badMessageAuthenticator - before).toBe(1);
+  });
+
+  it('sees a suspension made through the store at once, and Port-Limit from accounting', async () => {
+    await app.subscribers.suspend('p1f9bd1@NEUTRINET', 'test');
+    const r = await client.send(papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1'));
+    expect(r.codeName).toBe('Access-Reject');
+    expect(r.get('Reply-Message')).toBe('Account suspended');
+    await app.subscribers.resume('p1f9bd1@NEUTRINET', 'test');
+    expect((await client.send(papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1'))).codeName).toBe(
+      'Access-Accept',
+    );
+    const session = (status: 'Start' | 'Stop') =>
+      createPacket(dict, 'Accounting-Request', {
+        'User-Name': 'p1f9bd1@NEUTRINET',
+        'Acct-Session-Id': 'W1',
+        'NAS-IP-Address': '127.0.0.1',
+        'Acct-Status-Type': status,
+      });
+    expect((await acct.send(session('Start'))).codeName).toBe('Accounting-Response');
+    const [s] = await new SessionQueries(app.store.db).list({ username: 'p1f9bd1@NEUTRINET' });
+    expect(s?.state).toBe('open');
+    const refused = await client.send(papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1'));
+    expect(refused.codeName).toBe('Access-Reject');
+    expect(refused.get('Reply-Message')).toBe('You are already logged in - access denied');
+    expect((await acct.send(session('Stop'))).codeName).toBe('Accounting-Response');
+    expect((await client.send(papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1'))).codeName).toBe(
+      'Access-Accept',
+    );
+  });
+
+  it('answers Status-Server on the main thread', async () => {
+    const reply = await client.send(
+      createPacket(dict, 'Status-Server', {}).withMessageAuthenticator(),
+    );
+    expect(reply.codeName).toBe('Access-Accept');
+  });
+});

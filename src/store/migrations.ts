@@ -291,5 +291,26 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropTable('ispkit_changes').ifExists().execute();
       },
     },
+    // Interim-Updates were the bulk of the writes, and each one touched the index on
+    // (state, updated_at) (updated_at moves every time), which also kept PostgreSQL from
+    // updating the row in place (HOT). The stale-session reaper only needs the open ones found.
+    '0007_sessions_hot': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.dropIndex('sessions_by_state_updated').execute();
+        await db.schema.createIndex('sessions_by_state').on('sessions').column('state').execute();
+        if (dialect === 'postgres') {
+          // Room on each page for the next version of its rows (HOT updates).
+          await sql`alter table sessions set (fillfactor = 80)`.execute(db);
+        }
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropIndex('sessions_by_state').execute();
+        await db.schema
+          .createIndex('sessions_by_state_updated')
+          .on('sessions')
+          .columns(['state', 'updated_at'])
+          .execute();
+      },
+    },
   };
 }

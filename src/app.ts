@@ -60,7 +60,7 @@ export async function openApp(options: AppOptions = {}): Promise<App> {
   }
   const ipam = new IpamService(store);
   const subscribers = new SubscriberService(store, box, Date.now, ipam);
-  const nasDirectory = new NasDirectory(store, box);
+  const nasDirectory = new NasDirectory(store, box, config.auth.max_staleness * 1000);
   // store.announceChange() after each commit moves the change counter the directory watches.
   const nas = new NasService(store, box);
   return {

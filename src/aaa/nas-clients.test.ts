@@ -217,4 +217,21 @@ describe.each(stores)('NAS clients on $name', (ts) => {
     // Never loaded: nothing to fall back on, so the error is the answer.
     await expect(new NasDirectory(flaky, box).lookup('192.0.2.1')).rejects.toThrow();
   });
+
+  it('stops answering from the cache once it is older than the staleness bound', async () => {
+    await nas.add('edge', '192.0.2.1', 'secret', false, 't');
+    let counter = 0;
+    let t = 1_000_000;
+    const flaky: Store = { ...store, changeCounter: () => counter };
+    const cached = new NasDirectory(flaky, box, 60_000, () => t);
+    expect((await cached.lookup('192.0.2.1'))?.name).toBe('edge');
+    t += 50_000; // nothing changed: a lookup confirms the list
+    expect((await cached.lookup('192.0.2.1'))?.name).toBe('edge');
+    await sql`drop table nas`.execute(store.db);
+    counter++;
+    t += 50_000;
+    expect((await cached.lookup('192.0.2.1'))?.name).toBe('edge');
+    t += 20_000; // 70 s since the store last confirmed it
+    await expect(cached.lookup('192.0.2.1')).rejects.toThrow();
+  });
 });

@@ -261,9 +261,18 @@ export class NasDirectory implements NasLookup {
   private stale = true;
   private loading: Promise<void> | undefined;
 
+  /** When the store last confirmed the list (a load, or a lookup with nothing changed). */
+  private confirmedAt = 0;
+
+  /**
+   * `maxStaleMs`: while the store cannot be read, the list as last loaded keeps answering if
+   * the store confirmed it at most this long ago (auth.max_staleness).
+   */
   constructor(
     private readonly store: Store,
     private readonly box: SecretBox,
+    private readonly maxStaleMs = Number.POSITIVE_INFINITY,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Forces a reload on the next lookup (SQLite does not count this process's own commits). */
@@ -272,13 +281,20 @@ export class NasDirectory implements NasLookup {
   }
 
   async lookup(address: string): Promise<NasClient | undefined> {
+    if (!this.needsReload()) {
+      this.confirmedAt = this.now();
+      return this.match(address);
+    }
     // Twice at most: a load already running when the change landed may have missed it.
     for (let i = 0; i < 2 && this.needsReload(); i++) {
       try {
         await this.reload();
       } catch (e) {
-        // The database blipped: keep answering from what we have, and retry on the next packet.
-        if (this.loadedAt === undefined) throw e;
+        // The database blipped: keep answering from what we have (within the staleness
+        // bound), and retry on the next packet.
+        if (this.loadedAt === undefined || this.now() - this.confirmedAt > this.maxStaleMs) {
+          throw e;
+        }
         this.stale = true;
         break;
       }
@@ -320,6 +336,7 @@ export class NasDirectory implements NasLookup {
     this.prefixes = prefixes;
     this.memo = new Map();
     this.loadedAt = counter;
+    this.confirmedAt = this.now();
   }
 
   private match(address: string): NasClient | undefined {

@@ -76,6 +76,20 @@ export async function serve(app: App, opts: ServeOptions): Promise<Running> {
       `session.reconnect.time_zone: unknown time zone '${config.session.reconnect.time_zone}'`,
     );
   }
+  // The NAS secrets must open with this data dir's key: a second instance started with a key
+  // of its own would drop every packet. Say so now, once, rather than per request.
+  try {
+    await app.nasDirectory.lookup('0.0.0.0');
+  } catch (e) {
+    if (e instanceof DomainError && e.code === 'SECRET_UNREADABLE') {
+      throw new DomainError(
+        'SECRET_KEY_MISMATCH',
+        `${dataPath(app.dataDir, config.key_file)} does not open the secrets in this database: ` +
+          'every instance of one database needs the same key file (copy it from the first)',
+      );
+    }
+    throw e;
+  }
   const dictionary = loadDictionaries(config.radius.dictionaries);
   const logger = opts.logger;
   const lastLogged = new Map<string, number>();

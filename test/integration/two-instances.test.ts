@@ -59,6 +59,29 @@ describe.skipIf(!pgStore)('two instances on one PostgreSQL', () => {
     }
   });
 
+  it("refuses to start an instance whose key file is not the first one's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ispkit-two-key-'));
+    try {
+      writeFileSync(join(dir, 'ispkit.yaml'), `database: '${url}'\nlog: { level: silent }\n`);
+      const app = await openApp({ dataDir: dir, create: true }); // creates a key of its own
+      try {
+        await expect(
+          serve(app, {
+            listen: ['127.0.0.1'],
+            authPort: 0,
+            acctPort: 0,
+            httpPort: 0,
+            logger: createLogger('silent'),
+          }),
+        ).rejects.toMatchObject({ code: 'SECRET_KEY_MISMATCH' });
+      } finally {
+        await app.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('applies each record once, whichever instance (or both) got it', async () => {
     const [a, b] = instances.map((i) => i.client) as [RadiusClient, RadiusClient];
     const load = await runAcctLoad({

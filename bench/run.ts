@@ -8,6 +8,7 @@
  *   npm run bench -- [--members 10000] [--duration 6] [--rounds 2] [--window 64]
  *                    [--modes pap,chap,mschapv2,acct] [--no-postgres] [--profile]
  *                    [--workers auto|N]   (ispkit's radius.workers: auth threads, 0 = none)
+ *                    [--ispkit-node-args '--v8-pool-size=1']  (node options for ispkit serve)
  *
  * Every process it starts is in its own process group and is killed at the end, even on a
  * failure or ^C. Traffic goes to 127.0.0.1 only.
@@ -68,6 +69,9 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     workers: { type: 'string', default: 'auto' },
+    // V8's GC helper threads compete with the server's two threads and the generator on a
+    // 2-core machine: one helper is what docs/PERFORMANCE.md recommends there.
+    'ispkit-node-args': { type: 'string', default: '--v8-pool-size=1' },
   },
   strict: true,
 });
@@ -92,6 +96,7 @@ const ROUNDS = intFlag('rounds', flags.rounds, 1, 10);
 const WINDOW = intFlag('window', flags.window, 1, 200);
 const RUN_MODES = modesFlag('modes', flags.modes);
 const WORKERS = flags.workers === 'auto' ? 'auto' : intFlag('workers', flags.workers, 0, 16);
+const ISPKIT_NODE_ARGS = (flags['ispkit-node-args'] ?? '').split(' ').filter(Boolean);
 const PG_MODES = modesFlag('pg-modes', flags['pg-modes']).filter((m) => RUN_MODES.includes(m));
 
 function log(msg: string): void {
@@ -488,6 +493,7 @@ async function main(): Promise<void> {
       cli: CLI,
       dataDir: sqlite.dataDir,
       logFile: join(work, 'ispkit-sqlite.log'),
+      nodeArgs: ISPKIT_NODE_ARGS,
     });
     const targets: Target[] = [
       {
@@ -516,6 +522,7 @@ async function main(): Promise<void> {
         cli: CLI,
         dataDir: setup.dataDir,
         logFile: join(work, 'ispkit-pg.log'),
+        nodeArgs: ISPKIT_NODE_ARGS,
       });
       targets.push({
         server: 'ispkit',
@@ -623,7 +630,7 @@ async function main(): Promise<void> {
         cli: CLI,
         dataDir: sqlite.dataDir,
         logFile: join(work, 'ispkit-sqlite-profile.log'),
-        nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
+        nodeArgs: [...ISPKIT_NODE_ARGS, '--cpu-prof', '--cpu-prof-dir', dir],
       });
       const pt: Target = {
         ...isqlite,
@@ -671,7 +678,7 @@ async function main(): Promise<void> {
     const header = [
       `ispkit vs ${frVersion.replace(/^radiusd: /, '')}`,
       `${cpus().length} CPUs (${cpuModel}), node ${process.version}, ${fmt(N)} members, ` +
-        `window ${WINDOW}, ispkit radius.workers ${WORKERS}, ${ROUNDS} rounds of ${DURATION} s per server and mode (A B A B), ` +
+        `window ${WINDOW}, ispkit radius.workers ${WORKERS}, ispkit node options '${ISPKIT_NODE_ARGS.join(' ')}', ${ROUNDS} rounds of ${DURATION} s per server and mode (A B A B), ` +
         `generator bench/load/radload.c on the same machine; load average ${load0} at the start, ` +
         `${loadavg()
           .map((l) => l.toFixed(2))

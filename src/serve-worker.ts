@@ -109,16 +109,23 @@ if (!isMainThread && parentPort && isWorkerData(workerData)) {
       now: Date.now,
     });
     /**
-     * Every member read once at start (bounded by the cache's size), one after another so that
-     * live requests go first: the first request of each member then costs no query and no
-     * AES-GCM open (FreeRADIUS's `files` reads its users at start too).
+     * Every member read once at start (bounded by the cache's size), with their reply attributes
+     * built: the first request of each member then costs no query, no AES-GCM open and no
+     * encoding (FreeRADIUS's `files` reads its users at start too). The main thread waits for
+     * this (bounded, see AuthWorkers) before it takes requests. A few reads at a time: on
+     * PostgreSQL each is a round trip.
      */
-    const warm = async (): Promise<void> => {
-      const all = await service.list();
-      for (const s of all.slice(0, WARM_LIMIT)) {
-        if (stopped) return;
-        await subscribers.findForAuth(s.username);
-      }
+    const warm = async (): Promise<number> => {
+      const names = (await service.list()).slice(0, WARM_LIMIT).map((s) => s.username);
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (!stopped && next < names.length) {
+          const sub = await subscribers.findForAuth(names[next++] as string);
+          if (sub) processor.prepareReply(sub);
+        }
+      };
+      await Promise.all([lane(), lane(), lane(), lane()]);
+      return names.length;
     };
     return {
       processor,

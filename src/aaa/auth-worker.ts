@@ -9,7 +9,8 @@ import type { Logger } from '../logging.js';
 import type { ServerCounters } from './counters.js';
 import type { NasClient } from './ports.js';
 import type { PacketProcessor } from './processor.js';
-import type { CounterDelta, FromWorker, ToWorker } from './workers.js';
+import type { FromWorker, ToWorker } from './workers.js';
+import { BATCH_HEADER, COUNTER_FIELDS, DONE_HEADER, DROP_FIELDS, EAGER_BATCH } from './workers.js';
 
 /** Collects log lines between two messages to the main thread. */
 export class LogCollector implements DestinationStream {
@@ -25,10 +26,48 @@ export interface AuthWorkerParts {
   log: LogCollector;
   /** Writes to `log`. */
   logger: Logger;
-  /** Run once the worker is ready, in the background (filling its caches). */
-  warm?: () => Promise<void>;
+  /**
+   * Fills the worker's caches (every member read once); resolves with how many were read. The
+   * main thread waits for it (bounded) before it takes requests.
+   */
+  warm?: () => Promise<number>;
   /** Frees what the worker opened (the store). */
   close(): Promise<void>;
+}
+
+/** Replies gathered for the main thread: packed as they are answered (see DONE_HEADER). */
+class Replies {
+  private buf = new Uint8Array(64 * 1024);
+  private view = new DataView(this.buf.buffer);
+  length = 0;
+  count = 0;
+
+  add(seq: number, response: Buffer | undefined): void {
+    const len = response ? response.length : 0;
+    this.reserve(DONE_HEADER + len);
+    this.view.setUint32(this.length, seq, true);
+    this.view.setInt32(this.length + 4, response ? len : -1, true);
+    if (response) this.buf.set(response, this.length + DONE_HEADER);
+    this.length += DONE_HEADER + len;
+    this.count++;
+  }
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    bigger.set(this.buf.subarray(0, this.length));
+    this.buf = bigger;
+    this.view = new DataView(bigger.buffer);
+  }
+
+  /** The packed replies, in a buffer of their own (to transfer), and a fresh start. */
+  take(): Uint8Array<ArrayBuffer> {
+    const out = new Uint8Array(this.length);
+    out.set(this.buf.subarray(0, this.length));
+    this.length = 0;
+    this.count = 0;
+    return out;
+  }
 }
 
 /**
@@ -52,47 +91,32 @@ export async function runAuthWorker(
   }
   const { processor, counters, log } = parts;
   const nases = new Map<number, NasClient>();
-  let seqs: number[] = [];
-  let lengths: number[] = [];
-  let replies: Buffer[] = [];
-  let bytes = 0;
-  let signs: string[] = [];
+  const replies = new Replies();
+  let signs: string[] | undefined;
   let scheduled = false;
 
   const flush = (): void => {
     scheduled = false;
-    if (seqs.length === 0 && log.lines === '') return;
-    const data = new Uint8Array(bytes);
-    let at = 0;
-    for (const r of replies) {
-      data.set(r, at);
-      at += r.length;
+    if (replies.count === 0 && log.lines === '') return;
+    const data = replies.take();
+    const m: FromWorker = { t: 'done', data };
+    const c = takeCounters(counters);
+    if (c) m.counters = c;
+    if (log.lines !== '') {
+      m.log = log.lines;
+      log.lines = '';
     }
-    const m: FromWorker = {
-      t: 'done',
-      seqs,
-      lengths,
-      data,
-      signs,
-      counters: takeCounters(counters),
-      log: log.lines,
-    };
-    log.lines = '';
-    seqs = [];
-    lengths = [];
-    replies = [];
-    bytes = 0;
-    signs = [];
+    if (signs) {
+      m.signs = signs;
+      signs = undefined;
+    }
     port.postMessage(m, [data.buffer]);
   };
   const answer = (seq: number, response: Buffer | undefined): void => {
-    seqs.push(seq);
-    if (response) {
-      lengths.push(response.length);
-      replies.push(response);
-      bytes += response.length;
-    } else lengths.push(-1);
-    if (!scheduled) {
+    replies.add(seq, response);
+    // The first replies go back while the rest of the batch is computed.
+    if (replies.count >= EAGER_BATCH) flush();
+    else if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
     }
@@ -101,6 +125,22 @@ export async function runAuthWorker(
     counters.errors++;
     parts.logger.error({ err }, 'RADIUS request failed');
     answer(seq, undefined);
+  };
+  /** One request of a batch (its octets are a view of the batch's buffer). */
+  const one = (seq: number, nas: NasClient, msg: Buffer, src: string, started: number): void => {
+    const signed = processor.knownToSign(nas.name);
+    try {
+      const r = processor.process(msg, nas, 'auth', src, started);
+      if (!signed && processor.knownToSign(nas.name)) (signs ??= []).push(nas.name);
+      if (r instanceof Promise)
+        r.then(
+          (response) => answer(seq, response),
+          (err: unknown) => failed(seq, err),
+        );
+      else answer(seq, r);
+    } catch (err) {
+      failed(seq, err);
+    }
   };
 
   port.on('message', (m: ToWorker) => {
@@ -122,53 +162,59 @@ export async function runAuthWorker(
       case 'batch': {
         counter = m.counter;
         const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+        const origin = performance.timeOrigin;
         let at = 0;
-        for (let k = 0; k < m.seqs.length; k++) {
-          const seq = m.seqs[k] as number;
-          const len = m.lengths[k] as number;
-          const msg = data.subarray(at, at + len);
-          at += len;
-          const nas = nases.get(m.nas[k] as number);
-          if (!nas) {
-            failed(seq, new Error('unknown NAS number from the main thread'));
-            continue;
-          }
-          const src = m.srcs[k] as string;
-          const started = (m.started[k] as number) - performance.timeOrigin;
-          const signed = processor.knownToSign(nas.name);
-          try {
-            const r = processor.process(msg, nas, 'auth', src, started);
-            if (!signed && processor.knownToSign(nas.name)) signs.push(nas.name);
-            if (r instanceof Promise)
-              r.then(
-                (response) => answer(seq, response),
-                (err: unknown) => failed(seq, err),
-              );
-            else answer(seq, r);
-          } catch (err) {
-            failed(seq, err);
-          }
+        while (at + BATCH_HEADER <= data.length) {
+          const seq = data.readUInt32LE(at);
+          const nasId = data.readUInt32LE(at + 4);
+          const src = m.srcs[data.readUInt32LE(at + 8)] ?? '';
+          const len = data.readUInt32LE(at + 12);
+          const started = data.readDoubleLE(at + 16) - origin;
+          const msg = data.subarray(at + BATCH_HEADER, at + BATCH_HEADER + len);
+          at += BATCH_HEADER + len;
+          const nas = nases.get(nasId);
+          if (!nas) failed(seq, new Error('unknown NAS number from the main thread'));
+          else one(seq, nas, msg, src, started);
         }
         return;
       }
     }
   });
   port.postMessage({ t: 'ready' } satisfies FromWorker);
-  parts.warm?.().catch((err: unknown) => parts.logger.warn({ err }, 'could not warm the caches'));
+  if (!parts.warm) {
+    port.postMessage({ t: 'warmed', members: 0, ms: 0 } satisfies FromWorker);
+    return;
+  }
+  const t0 = performance.now();
+  parts
+    .warm()
+    .then(
+      (members) => members,
+      (err: unknown) => {
+        parts.logger.warn({ err }, 'could not warm the caches');
+        return 0;
+      },
+    )
+    .then((members) => {
+      const ms = Math.round(performance.now() - t0);
+      port.postMessage({ t: 'warmed', members, ms } satisfies FromWorker);
+    })
+    .catch(() => undefined);
 }
 
-function takeCounters(c: ServerCounters): CounterDelta {
-  const d: CounterDelta = {
-    accepts: c.accepts,
-    rejects: c.rejects,
-    errors: c.errors,
-    statusServer: c.statusServer,
-    dropped: { ...c.dropped },
-  };
-  c.accepts = 0;
-  c.rejects = 0;
-  c.errors = 0;
-  c.statusServer = 0;
-  for (const k of Object.keys(c.dropped)) c.dropped[k as keyof ServerCounters['dropped']] = 0;
-  return d;
+/** The counters' increments since the last call (undefined: none), and zeroes them. */
+function takeCounters(c: ServerCounters): number[] | undefined {
+  let any = false;
+  const d: number[] = [];
+  for (const k of COUNTER_FIELDS) {
+    d.push(c[k]);
+    if (c[k] !== 0) any = true;
+    c[k] = 0;
+  }
+  for (const k of DROP_FIELDS) {
+    d.push(c.dropped[k]);
+    if (c.dropped[k] !== 0) any = true;
+    c.dropped[k] = 0;
+  }
+  return any ? d : undefined;
 }

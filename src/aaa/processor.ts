@@ -1,4 +1,5 @@
 import type { Logger } from '../logging.js';
+import { infoLineWriter } from '../logging.js';
 import type { Attribute, AttributeDef, Dictionary, Packet } from '../radius/index.js';
 import {
   decodePacket,
@@ -68,6 +69,8 @@ export class PacketProcessor {
   /** Session-Timeout changes once a second: computed once per second. */
   private timeoutAt = -1;
   private timeoutValue = 0;
+  /** The decision lines' writer, when the logger allows it (see infoLineWriter). */
+  private readonly line: ((fields: string, msg: string) => void) | undefined;
 
   constructor(private readonly opts: ProcessorOptions) {
     const d = (name: string): AttributeDef => {
@@ -81,6 +84,7 @@ export class PacketProcessor {
       sessionTimeout: d('Session-Timeout'),
       replyMessage: d('Reply-Message'),
     };
+    this.line = infoLineWriter(opts.logger);
   }
 
   /** Remembers that a NAS signs its requests (told by another thread). */
@@ -355,7 +359,22 @@ export class PacketProcessor {
     else this.opts.counters.rejects++;
     const logger = this.opts.logger;
     if (!logger.isLevelEnabled('info')) return;
-    const latencyMs = performance.now() - started;
+    const latencyMs = Math.round((performance.now() - started) * 1000) / 1000;
+    const msg = reason
+      ? `Access-${result === 'accept' ? 'Accept' : 'Reject'}: ${reason}`
+      : `Access-${result === 'accept' ? 'Accept' : 'Reject'}`;
+    if (this.line && (typeof userName === 'string' || userName === undefined)) {
+      // The same line pino writes for the object below, built directly (it runs per request).
+      this.line(
+        `,"nas":${JSON.stringify(nas.name)},"src":${JSON.stringify(src)},"id":${req.identifier}` +
+          (userName === undefined ? '' : `,"user":${JSON.stringify(userName)}`) +
+          `,"method":"${method}","result":"${result}"` +
+          (reason === undefined ? '' : `,"reason":${JSON.stringify(reason)}`) +
+          `,"latency_ms":${Number.isFinite(latencyMs) ? latencyMs : null}`,
+        msg,
+      );
+      return;
+    }
     logger.info(
       {
         nas: nas.name,
@@ -365,12 +384,15 @@ export class PacketProcessor {
         method,
         result,
         reason,
-        latency_ms: Math.round(latencyMs * 1000) / 1000,
+        latency_ms: latencyMs,
       },
-      reason
-        ? `Access-${result === 'accept' ? 'Accept' : 'Reject'}: ${reason}`
-        : `Access-${result === 'accept' ? 'Accept' : 'Reject'}`,
+      msg,
     );
+  }
+
+  /** Builds a subscriber's reply attributes ahead of its first request (cache warm-up). */
+  prepareReply(sub: AuthSubscriber): void {
+    this.subscriberReply(sub);
   }
 
   private subscriberReply(sub: AuthSubscriber): readonly Attribute[] {

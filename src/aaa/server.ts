@@ -11,6 +11,7 @@ import { PacketProcessor } from './processor.js';
 import type { ReconnectPolicy } from './session-timeout.js';
 import { ServerCounters } from './counters.js';
 import type { AuthWorkersOptions } from './workers.js';
+import type { AuthAnswer } from './workers.js';
 import { AuthWorkers } from './workers.js';
 
 export type { AccountingHandler } from './processor.js';
@@ -160,6 +161,27 @@ export class RadiusServer {
     });
   }
 
+  /** The worker's answer to a request (see AtWorker). */
+  answeredByWorker(
+    socket: Socket,
+    msg: Buffer,
+    port: number,
+    address: string,
+    dupKey: string,
+    answer: Buffer | undefined,
+  ): void {
+    if (this.atWorkers.get(dupKey) === msg) this.atWorkers.delete(dupKey);
+    if (answer) {
+      // Copied: the worker's reply shares one buffer with the others of its batch.
+      const response = Buffer.from(answer);
+      this.duplicates.begin(dupKey, msg).response = response;
+      // While stopping, the grace period may have ended and the socket closed.
+      if (!this.closing || this.listeners.some((l) => l.socket === socket))
+        socket.send(response, port, address);
+    }
+    this.settled();
+  }
+
   /** One request finished (bound once: no closure per packet). */
   private readonly settled = (): void => {
     this.pending--;
@@ -219,13 +241,14 @@ export class RadiusServer {
         return;
       }
       this.atWorkers.set(dupKey, msg);
-      const answer = await this.workers.process(msg, nas, rinfo.address, started);
-      if (this.atWorkers.get(dupKey) === msg) this.atWorkers.delete(dupKey);
-      if (!answer) return;
-      // Copied: the worker's reply shares one buffer with the others of its batch.
-      const response = Buffer.from(answer);
-      this.duplicates.begin(dupKey, msg).response = response;
-      listener.socket.send(response, rinfo.port, rinfo.address);
+      this.pending++; // until the worker answers (see AtWorker)
+      this.workers.process(
+        msg,
+        nas,
+        rinfo.address,
+        started,
+        new AtWorker(this, listener.socket, msg, rinfo.port, rinfo.address, dupKey),
+      );
       return;
     }
     const req = this.processor.accept(msg, nas, rinfo.address);
@@ -238,5 +261,28 @@ export class RadiusServer {
     }
     entry.response = response;
     listener.socket.send(response, rinfo.port, rinfo.address);
+  }
+}
+
+/** An Access-Request at a worker: where its answer goes (one object, no promise per request). */
+class AtWorker implements AuthAnswer {
+  constructor(
+    private readonly server: RadiusServer,
+    private readonly socket: Socket,
+    private readonly msg: Buffer,
+    private readonly port: number,
+    private readonly address: string,
+    private readonly dupKey: string,
+  ) {}
+
+  answered(response: Buffer | undefined): void {
+    this.server.answeredByWorker(
+      this.socket,
+      this.msg,
+      this.port,
+      this.address,
+      this.dupKey,
+      response,
+    );
   }
 }

@@ -3,8 +3,9 @@
  * sockets, the NAS lookup, the RFC 5080 duplicate cache and accounting (one writer, in arrival
  * order); each Access-Request goes to a worker, which decodes, verifies, authenticates and
  * encodes the reply with its own store connection and subscriber cache, and hands the octets
- * back for the main thread to send. Packets travel in batches, one message per worker per turn
- * of the event loop, so the cost of crossing threads is shared by every packet of the turn.
+ * back for the main thread to send. Packets travel in batches (one message per worker per turn
+ * of the event loop, or per EAGER_BATCH packets, whichever comes first), packed in one
+ * transferred buffer, so the cost of crossing threads is shared by the packets of a batch.
  */
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
@@ -26,6 +27,11 @@ export interface AuthWorkersOptions {
    * accounting commits as changes, and empty their caches for nothing).
    */
   changeCounter: () => number;
+  /**
+   * How long `start` waits for the workers to fill their caches (ms; default 30 s, 0: do not
+   * wait). Beyond it they take requests while the filling goes on.
+   */
+  warmTimeoutMs?: number;
 }
 
 /** Main thread → worker. */
@@ -35,65 +41,78 @@ export type ToWorker =
   | {
       t: 'batch';
       counter: number;
-      seqs: number[];
-      nas: number[];
+      /** The source addresses of this batch; each packet gives an index into it. */
       srcs: string[];
-      /** Absolute receipt times, ms (performance.timeOrigin + now). */
-      started: number[];
-      lengths: number[];
+      /** Packed packets: see BATCH_HEADER. */
       data: Uint8Array;
     }
   | { t: 'stop' };
 
+/**
+ * A packet in a batch to a worker: sequence number (u32), NAS number (u32), index of its source
+ * address in `srcs` (u32), length (u32), receipt time in absolute ms (f64,
+ * performance.timeOrigin + now), then its octets. Little-endian.
+ */
+export const BATCH_HEADER = 24;
+/** A reply in a batch from a worker: sequence number (u32), length (i32, -1: dropped), octets. */
+export const DONE_HEADER = 8;
+
 /** Worker → main thread. */
 export type FromWorker =
   | { t: 'ready' }
+  /** The worker's caches are filled (`members` read in `ms`). */
+  | { t: 'warmed'; members: number; ms: number }
   | { t: 'failed'; message: string }
   | {
       t: 'done';
-      seqs: number[];
-      /** -1: dropped (no answer). */
-      lengths: number[];
+      /** Packed replies: see DONE_HEADER. */
       data: Uint8Array;
       /** NASes seen signing their requests for the first time. */
-      signs: string[];
-      /** Counter increments since the last message. */
-      counters: CounterDelta;
+      signs?: string[];
+      /** Counter increments since the last message (see COUNTER_FIELDS), when any moved. */
+      counters?: number[];
       /** Log lines (JSON, newline-terminated), written by the main thread's logger. */
-      log: string;
+      log?: string;
     };
 
-export interface CounterDelta {
-  accepts: number;
-  rejects: number;
-  errors: number;
-  statusServer: number;
-  dropped: Record<string, number>;
+/** The order of the counters in a `done` message. */
+export const COUNTER_FIELDS = ['accepts', 'rejects', 'errors', 'statusServer'] as const;
+export const DROP_FIELDS = [
+  'unknownClient',
+  'wrongCode',
+  'malformed',
+  'badAuthenticator',
+  'badMessageAuthenticator',
+  'missingMessageAuthenticator',
+] as const satisfies readonly (keyof ServerCounters['dropped'])[];
+
+/** Told the answer to a request handed to the workers (undefined: dropped, or lost). */
+export interface AuthAnswer {
+  answered(response: Buffer | undefined): void;
 }
 
-interface Waiting {
-  resolve: (response: Buffer | undefined) => void;
-  worker: number;
-}
+/**
+ * Packets or replies are sent as soon as this many wait (and at the end of the turn of the
+ * event loop otherwise): the other thread starts on the first ones while this one reads or
+ * computes the rest, instead of the two taking turns on whole windows.
+ */
+export const EAGER_BATCH = 16;
 
-interface Outgoing {
-  seqs: number[];
-  nas: number[];
-  srcs: string[];
-  started: number[];
-  packets: Buffer[];
-  bytes: number;
-}
-
-function emptyOutgoing(): Outgoing {
-  return { seqs: [], nas: [], srcs: [], started: [], packets: [], bytes: 0 };
+class Outgoing {
+  readonly srcs: string[] = [];
+  readonly srcIndex = new Map<string, number>();
+  readonly packets: Buffer[] = [];
+  readonly header: number[] = [];
+  bytes = 0;
 }
 
 export class AuthWorkers {
   private readonly workers: Worker[] = [];
   private readonly outgoing: Outgoing[] = [];
   private readonly outstanding: number[] = [];
-  private readonly waiting = new Map<number, Waiting>();
+  /** Requests at the workers, by sequence number: who to tell, and which worker has it. */
+  private readonly waiting = new Map<number, AuthAnswer>();
+  private readonly waitingWorker = new Map<number, number>();
   private readonly nasIds = new WeakMap<NasClient, number>();
   private readonly nasByContent = new Map<string, number>();
   /** Every NAS told to the workers so far, for a worker started later. */
@@ -118,6 +137,11 @@ export class AuthWorkers {
     return this.workers.length;
   }
 
+  /**
+   * Starts the workers and waits until each has filled its caches (at most `warmTimeoutMs`,
+   * after which the rest of the filling goes on in the background): a server that takes
+   * requests answers them at full speed from the first one.
+   */
   async start(): Promise<void> {
     await Promise.all(Array.from({ length: this.opts.count }, (_, i) => this.spawn(i)));
   }
@@ -131,34 +155,61 @@ export class AuthWorkers {
     // Queued until the worker listens: it knows every NAS and signing NAS the others know.
     for (const m of this.nasMessages) worker.postMessage(m);
     for (const name of this.signing) worker.postMessage({ t: 'signs', name } satisfies ToWorker);
-    this.outgoing[i] = emptyOutgoing();
+    this.outgoing[i] = new Outgoing();
     this.outstanding[i] = 0;
+    const warmTimeoutMs = this.opts.warmTimeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
       let ready = false;
+      let timer: NodeJS.Timeout | undefined;
+      const started = (): void => {
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        resolve();
+      };
       worker.on('message', (m: FromWorker) => {
-        if (m.t === 'ready') {
+        if (m.t === 'done') this.done(i, m);
+        else if (m.t === 'ready') {
           ready = true;
-          resolve();
-        } else if (m.t === 'failed') reject(new Error(`auth worker ${i}: ${m.message}`));
-        else this.done(i, m);
+          if (warmTimeoutMs <= 0) started();
+          else
+            timer = setTimeout(() => {
+              this.logger.warn(
+                { worker: i, after_ms: warmTimeoutMs },
+                'auth worker still filling its caches: taking requests meanwhile',
+              );
+              started();
+            }, warmTimeoutMs);
+        } else if (m.t === 'warmed') {
+          this.logger.info(
+            { worker: i, members: m.members, ms: m.ms },
+            'auth worker caches filled',
+          );
+          started();
+        } else reject(new Error(`auth worker ${i}: ${m.message}`));
       });
       worker.on('error', (err) => {
         if (!ready) reject(err);
         else this.logger.error({ err, worker: i }, 'auth worker failed');
       });
       worker.on('exit', (code) => {
+        if (timer) clearTimeout(timer);
         if (!ready) {
           reject(new Error(`auth worker ${i} exited with ${code} while starting`));
           return;
         }
+        started();
         if (this.stopping) return;
         // Its requests are lost (the NASes retransmit them); a new worker takes its place.
         this.logger.error({ worker: i, code }, 'auth worker exited; starting another');
-        for (const [seq, w] of this.waiting)
-          if (w.worker === i) {
+        const lost: AuthAnswer[] = [];
+        for (const [seq, a] of this.waiting)
+          if ((this.waitingWorker.get(seq) ?? 0) === i) {
             this.waiting.delete(seq);
-            w.resolve(undefined);
+            this.waitingWorker.delete(seq);
+            lost.push(a);
           }
+        for (const a of lost) a.answered(undefined);
+        this.outstanding[i] = 0;
         this.spawn(i).catch((err: unknown) =>
           this.logger.error({ err, worker: i }, 'could not start an auth worker'),
         );
@@ -166,29 +217,34 @@ export class AuthWorkers {
     });
   }
 
-  /** The answer to an Access-Request from `nas`, or undefined when the worker dropped it. */
-  process(msg: Buffer, nas: NasClient, src: string, started: number): Promise<Buffer | undefined> {
+  /** Hands an Access-Request from `nas` to a worker; `to` is told the answer. */
+  process(msg: Buffer, nas: NasClient, src: string, started: number, to: AuthAnswer): void {
     // The least busy worker: a slow request (a cache miss) does not hold others back.
     let i = 0;
     for (let j = 1; j < this.workers.length; j++)
       if ((this.outstanding[j] as number) < (this.outstanding[i] as number)) i = j;
     const nasId = this.nasId(nas);
     const out = this.outgoing[i] as Outgoing;
-    const seq = this.seq++;
-    out.seqs.push(seq);
-    out.nas.push(nasId);
-    out.srcs.push(src);
-    out.started.push(performance.timeOrigin + started);
+    const seq = this.seq;
+    this.seq = (this.seq + 1) >>> 0;
+    let srcIndex = out.srcIndex.get(src);
+    if (srcIndex === undefined) {
+      srcIndex = out.srcs.length;
+      out.srcs.push(src);
+      out.srcIndex.set(src, srcIndex);
+    }
+    out.header.push(seq, nasId, srcIndex, performance.timeOrigin + started);
     out.packets.push(msg);
-    out.bytes += msg.length;
+    out.bytes += BATCH_HEADER + msg.length;
     this.outstanding[i] = (this.outstanding[i] as number) + 1;
-    if (!this.flushScheduled) {
+    this.waiting.set(seq, to);
+    if (this.workers.length > 1) this.waitingWorker.set(seq, i);
+    if (out.packets.length >= EAGER_BATCH) this.send(i);
+    else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
     }
-    return new Promise((resolve) => this.waiting.set(seq, { resolve, worker: i }));
   }
-
   private nasId(nas: NasClient): number {
     let id = this.nasIds.get(nas);
     if (id !== undefined) return id;
@@ -215,52 +271,53 @@ export class AuthWorkers {
   /** Sends what the turn gathered: one message per worker. */
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    const counter = this.opts.changeCounter();
-    for (let i = 0; i < this.workers.length; i++) {
-      const out = this.outgoing[i] as Outgoing;
-      if (out.seqs.length === 0) continue;
-      this.outgoing[i] = emptyOutgoing();
-      const data = new Uint8Array(out.bytes);
-      const lengths: number[] = [];
-      let at = 0;
-      for (const p of out.packets) {
-        data.set(p, at);
-        at += p.length;
-        lengths.push(p.length);
-      }
-      const m: ToWorker = {
-        t: 'batch',
-        counter,
-        seqs: out.seqs,
-        nas: out.nas,
-        srcs: out.srcs,
-        started: out.started,
-        lengths,
-        data,
-      };
-      (this.workers[i] as Worker).postMessage(m, [data.buffer]);
-    }
+    for (let i = 0; i < this.workers.length; i++)
+      if ((this.outgoing[i] as Outgoing).packets.length > 0) this.send(i);
   };
 
+  /** Sends worker `i` the packets gathered for it, in one message and one transferred buffer. */
+  private send(i: number): void {
+    const out = this.outgoing[i] as Outgoing;
+    this.outgoing[i] = new Outgoing();
+    const data = new Uint8Array(out.bytes);
+    const view = new DataView(data.buffer);
+    let at = 0;
+    for (let k = 0; k < out.packets.length; k++) {
+      const p = out.packets[k] as Buffer;
+      const h = k * 4;
+      view.setUint32(at, out.header[h] as number, true);
+      view.setUint32(at + 4, out.header[h + 1] as number, true);
+      view.setUint32(at + 8, out.header[h + 2] as number, true);
+      view.setUint32(at + 12, p.length, true);
+      view.setFloat64(at + 16, out.header[h + 3] as number, true);
+      data.set(p, at + BATCH_HEADER);
+      at += BATCH_HEADER + p.length;
+    }
+    const m: ToWorker = { t: 'batch', counter: this.opts.changeCounter(), srcs: out.srcs, data };
+    (this.workers[i] as Worker).postMessage(m, [data.buffer]);
+  }
+
   private done(i: number, m: Extract<FromWorker, { t: 'done' }>): void {
-    addCounters(this.counters, m.counters);
+    if (m.counters) addCounters(this.counters, m.counters);
     if (m.log) this.writeLog(m.log);
-    for (const name of m.signs) this.signs(name);
+    if (m.signs) for (const name of m.signs) this.signs(name);
     const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
     let at = 0;
-    for (let k = 0; k < m.seqs.length; k++) {
-      const seq = m.seqs[k] as number;
-      const len = m.lengths[k] as number;
-      const w = this.waiting.get(seq);
+    while (at + DONE_HEADER <= data.length) {
+      const seq = data.readUInt32LE(at);
+      const len = data.readInt32LE(at + 4);
+      at += DONE_HEADER;
       let response: Buffer | undefined;
       if (len >= 0) {
         response = data.subarray(at, at + len);
         at += len;
       }
+      const w = this.waiting.get(seq);
       if (!w) continue;
       this.waiting.delete(seq);
+      this.waitingWorker.delete(seq);
       this.outstanding[i] = (this.outstanding[i] as number) - 1;
-      w.resolve(response);
+      w.answered(response);
     }
   }
 
@@ -276,8 +333,10 @@ export class AuthWorkers {
   /** Ends the workers (after the server stopped taking requests and waited for them). */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const w of this.waiting.values()) w.resolve(undefined);
+    const waiting = [...this.waiting.values()];
     this.waiting.clear();
+    this.waitingWorker.clear();
+    for (const w of waiting) w.answered(undefined);
     await Promise.all(
       this.workers.map(
         (w) =>
@@ -294,13 +353,12 @@ export class AuthWorkers {
   }
 }
 
-function addCounters(c: ServerCounters, d: CounterDelta): void {
-  c.accepts += d.accepts;
-  c.rejects += d.rejects;
-  c.errors += d.errors;
-  c.statusServer += d.statusServer;
-  for (const [k, v] of Object.entries(d.dropped))
-    if (k in c.dropped) c.dropped[k as keyof ServerCounters['dropped']] += v;
+function addCounters(c: ServerCounters, d: readonly number[]): void {
+  c.accepts += d[0] ?? 0;
+  c.rejects += d[1] ?? 0;
+  c.errors += d[2] ?? 0;
+  c.statusServer += d[3] ?? 0;
+  DROP_FIELDS.forEach((k, j) => (c.dropped[k] += d[COUNTER_FIELDS.length + j] ?? 0));
 }
 
 /** Writes finished log lines to the logger's own destination (so they interleave whole). */

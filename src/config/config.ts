@@ -30,10 +30,10 @@ export const ConfigSchema = z.object({
         .default(8 * 1024 * 1024),
       /**
        * Threads that answer Access-Requests besides the main one (which keeps the sockets,
-       * duplicate detection and accounting). 0: the main thread answers them itself; `auto`:
-       * one per CPU core beyond the first.
+       * duplicate detection and accounting). 0: the main thread answers them itself; `auto`
+       * (the default): one per CPU core beyond the first, at most 8 — none on a 1-core machine.
        */
-      workers: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default(0),
+      workers: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
       /** MPPE attributes in MS-CHAP replies (the seed: Encryption-Required, types 4 = 128-bit). */
       mppe: z
         .object({

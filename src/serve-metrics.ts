@@ -2,7 +2,7 @@ import type { RadiusServer } from './aaa/server.js';
 import type { SubscriberCache } from './aaa/subscriber-cache.js';
 import type { Metric } from './http/metrics.js';
 import type { AccountingPipeline } from './sessions/pipeline.js';
-import type { AccountingWriter } from './sessions/writer.js';
+import type { RecordWriter } from './sessions/writer.js';
 import type { Store, StoreHealth } from './store/store.js';
 
 /** The store's health in /healthz's snake_case. */
@@ -20,7 +20,7 @@ export function storeHealthJson(h: StoreHealth): Record<string, unknown> {
 export interface MetricSources {
   store: Store;
   pipeline: AccountingPipeline;
-  writer: AccountingWriter;
+  writer: RecordWriter;
   subscriberCache: SubscriberCache;
   radius: RadiusServer;
   now: () => number;

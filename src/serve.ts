@@ -8,6 +8,7 @@ import type { BoundAddress } from './aaa/server.js';
 import { checkTimeZone } from './aaa/session-timeout.js';
 import { SubscriberCache } from './aaa/subscriber-cache.js';
 import type { App } from './app.js';
+import { storeOptions } from './app.js';
 import { DomainError } from './errors.js';
 import { buildHttp } from './http/server.js';
 import type { Health } from './http/server.js';
@@ -17,6 +18,10 @@ import { loadDictionaries } from './radius/index.js';
 import { SessionQueries } from './sessions/queries.js';
 import { reapStaleSessions } from './sessions/recorder.js';
 import { AccountingWriter } from './sessions/writer.js';
+import type { RecordWriter } from './sessions/writer.js';
+import { WriterThread } from './sessions/writer-thread.js';
+import type { WriterWorkerData } from './sessions/writer-worker.js';
+import { writerWorkerScript } from './sessions/writer-worker.js';
 import { dataPath } from './config/config.js';
 import { failOpenSessions } from './aaa/degraded.js';
 import { AccountingPipeline } from './sessions/pipeline.js';
@@ -56,7 +61,7 @@ export interface ServeOptions {
 
 export interface Running {
   radius: RadiusServer;
-  writer: AccountingWriter;
+  writer: RecordWriter;
   /** Accounting's way to the database, through the spool when the database is away. */
   pipeline: AccountingPipeline;
   addresses: BoundAddress[];
@@ -101,14 +106,27 @@ export async function serve(app: App, opts: ServeOptions): Promise<Running> {
     log();
   };
   const apply = { serialize: app.store.dialect === 'postgres' };
-  const writer = new AccountingWriter(app.store.db, {
-    apply,
-    onError: (err, n) =>
-      logger.warn(
-        { err, records: n },
-        'accounting batch not committed (spooled, or retransmitted)',
-      ),
-  });
+  const notCommitted = 'accounting batch not committed (spooled, or retransmitted)';
+  // The writer in a thread of its own (accounting.writer_thread): a commit, fsync included,
+  // then never holds up the RADIUS sockets.
+  const writer: RecordWriter = config.accounting.writer_thread
+    ? await WriterThread.start({
+        ...writerWorkerScript(),
+        workerData: {
+          ispkitWriterWorker: true,
+          url: config.database,
+          dataDir: app.dataDir,
+          store: storeOptions(config),
+          apply,
+        } satisfies WriterWorkerData,
+        onError: (message, n) => logger.warn({ err: { message }, records: n }, notCommitted),
+        onExit: (why) =>
+          logger.error({ why }, 'accounting writer thread died: accounting goes to the spool'),
+      })
+    : new AccountingWriter(app.store.db, {
+        apply,
+        onError: (err, n) => logger.warn({ err, records: n }, notCommitted),
+      });
   const spool = await AccountingSpool.open(dataPath(app.dataDir, config.accounting.spool_dir));
   const pipeline = new AccountingPipeline(writer, spool, app.store.db, {
     spoolAfterMs: config.accounting.spool_after * 1000,
@@ -257,6 +275,7 @@ export async function serve(app: App, opts: ServeOptions): Promise<Running> {
       clearInterval(reaper);
       await radius.stop();
       await pipeline.stop();
+      await writer.close();
       await http.close();
       await app.close();
     },

@@ -98,6 +98,8 @@ export const ConfigSchema = z.object({
       spool_dir: z.string().min(1).default('spool'),
       /** A record not committed within this many seconds goes to the spool. */
       spool_after: z.number().min(0.05).max(60).default(2),
+      /** Commit accounting in a thread of its own, so that commits never hold up RADIUS. */
+      writer_thread: z.boolean().default(true),
     })
     .prefault({}),
   auth: z

@@ -6,7 +6,7 @@ import type { AccountingEvent } from './event.js';
 import type { ApplyOptions } from './recorder.js';
 import { applyBatch, applyEvent } from './recorder.js';
 import type { AccountingSpool, Segment, SpoolStats, SpooledRecord } from './spool.js';
-import type { AccountingWriter } from './writer.js';
+import type { RecordWriter } from './writer.js';
 
 export interface PipelineOptions {
   /**
@@ -61,7 +61,7 @@ export class AccountingPipeline {
   private readonly offsets = new Map<string, { offset: number; records: number }>();
 
   constructor(
-    private readonly writer: AccountingWriter,
+    private readonly writer: RecordWriter,
     private readonly spool: AccountingSpool,
     private readonly db: Kysely<Database>,
     private readonly opts: PipelineOptions,

@@ -24,6 +24,27 @@ export interface WriterOptions {
   now?: () => number;
 }
 
+/**
+ * What the accounting pipeline needs from a writer: the group-commit writer on this thread
+ * (AccountingWriter) or the same in a worker thread (writer-thread.ts).
+ */
+export interface RecordWriter {
+  /** Resolves once the record is committed, or says why it is not. */
+  write(ev: AccountingEvent): Promise<WriteResult>;
+  /** How long the oldest record has been waiting, ms (0: none). */
+  oldestWaitMs(): number;
+  /** Takes back the records not answered yet (the spool takes them). */
+  withdraw(): Waiting[];
+  /** Resolves when what waits is committed (or failed). */
+  flush(): Promise<void>;
+  /** Records waiting. */
+  readonly depth: number;
+  /** Records committed since start. */
+  readonly committed: number;
+  /** Lets go of what the writer holds (a thread). */
+  close(): Promise<void>;
+}
+
 /** A record waiting for its transaction. */
 export interface Waiting {
   readonly ev: AccountingEvent;
@@ -37,7 +58,7 @@ export interface Waiting {
  * A failed transaction reports false to every record in it: nothing is acknowledged that is
  * not stored, and the NAS's retransmission is applied again (idempotently).
  */
-export class AccountingWriter {
+export class AccountingWriter implements RecordWriter {
   private queue: Waiting[] = [];
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
@@ -190,6 +211,10 @@ export class AccountingWriter {
     }
     this.settle(ok, 'committed');
     this.settle(refused, 'refused');
+  }
+
+  close(): Promise<void> {
+    return this.flush();
   }
 
   /** Commits what waits (on shutdown). */

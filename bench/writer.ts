@@ -1,0 +1,105 @@
+/**
+ * `npm run bench:writer [-- URL [RECORDS]]`: the accounting writer alone (group commit and the
+ * recorder, no RADIUS), as the server drives it: a window of 64 records outstanding, sessions
+ * Start → Interim → Stop over 10,000 members. Prints records per second and the process's CPU
+ * per record. URL: `sqlite:ispkit.db` (default; in a temp dir) or a postgres:// URL (a schema of
+ * its own is created and dropped). `--cpu-prof` on node gives the profile.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { uniqueSessionId } from '../src/sessions/event.js';
+import type { AccountingEvent } from '../src/sessions/event.js';
+import { AccountingWriter } from '../src/sessions/writer.js';
+import { openStore } from '../src/store/store.js';
+
+const base = process.argv[2] ?? 'sqlite:ispkit.db';
+const N = Number(process.argv[3] ?? 30_000);
+const MEMBERS = 10_000;
+const WINDOW = 64;
+const T0 = Date.parse('2025-04-08T10:00:00Z');
+
+function event(i: number): AccountingEvent {
+  const m = i % MEMBERS;
+  const k = Math.floor(i / MEMBERS) % 3;
+  return {
+    status: k === 0 ? 'start' : k === 2 ? 'stop' : 'interim',
+    nas: 'bench',
+    at: T0 + (Math.floor(i / MEMBERS) * 60 + (i % 60)) * 1000,
+    uniqueId: uniqueSessionId('bench', `S${m}-${Math.floor(i / (3 * MEMBERS))}`, `m${m}@R`),
+    acctSessionId: `S${m}`,
+    username: `m${m}@R`,
+    bytesIn: k * 1000,
+    bytesOut: k * 2000,
+    packetsIn: k,
+    packetsOut: k,
+    sessionTime: k * 60,
+    terminateCause: k === 2 ? 'User-Request' : undefined,
+    nasIdentifier: 'bench',
+    nasIp: '127.0.0.1',
+    nasPortId: 'port 1',
+    calledStationId: undefined,
+    callingStationId: '00:11:22:33:44:55',
+    circuitId: undefined,
+    framedIp: '10.0.0.1',
+    framedIpv6Prefix: undefined,
+    delegatedPrefix: undefined,
+    interimInterval: 60,
+  };
+}
+
+async function admin(url: string, text: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query(text).finally(() => c.end());
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'ispkit-bench-writer-'));
+let url = base;
+let schema: string | undefined;
+if (base.startsWith('postgres')) {
+  schema = `bench_${randomBytes(4).toString('hex')}`;
+  await admin(base, `create schema ${schema}`);
+  const u = new URL(base);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  url = u.toString();
+}
+const store = await openStore(url, dir);
+try {
+  await store.migrate();
+  const writer = new AccountingWriter(store.db, {
+    apply: { serialize: store.dialect === 'postgres' },
+  });
+  let next = 0;
+  let done = 0;
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  await new Promise<void>((resolve) => {
+    const one = (): void => {
+      if (next >= N) return;
+      void writer.submit(event(next++)).then(() => {
+        if (++done === N) resolve();
+        else one();
+      });
+    };
+    for (let w = 0; w < WINDOW; w++) one();
+  });
+  const ms = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  process.stdout.write(
+    `${JSON.stringify({
+      store: store.dialect,
+      records: N,
+      window: WINDOW,
+      per_second: Math.round((N / ms) * 1000),
+      cpu_us_per_record: Number(((used.user + used.system) / N).toFixed(1)),
+      committed: writer.committed,
+    })}\n`,
+  );
+} finally {
+  await store.close();
+  if (schema) await admin(base, `drop schema ${schema} cascade`);
+  rmSync(dir, { recursive: true, force: true });
+}

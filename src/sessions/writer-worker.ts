@@ -1,0 +1,85 @@
+/**
+ * The accounting writer thread's own side (see writer-thread.ts): opens the store, runs an
+ * AccountingWriter, and answers each record's result in batches.
+ */
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import type { StoreOptions } from '../store/store.js';
+import { openStore } from '../store/store.js';
+import type { AccountingEvent } from './event.js';
+import type { ApplyOptions } from './recorder.js';
+import type { FromWriter, ToWriter } from './writer-thread.js';
+import type { WriteResult } from './writer.js';
+import { AccountingWriter } from './writer.js';
+
+export interface WriterWorkerData {
+  ispkitWriterWorker: true;
+  url: string;
+  dataDir: string;
+  store: StoreOptions;
+  apply: ApplyOptions;
+}
+
+/** The worker's script, for the compiled code and for tsx (tests, `npm run ispkit`). */
+export function writerWorkerScript(): { script: URL | string; eval: boolean } {
+  if (!import.meta.url.endsWith('.ts'))
+    return { script: new URL('./writer-worker.js', import.meta.url), eval: false };
+  const source = JSON.stringify(new URL('./writer-worker.ts', import.meta.url).href);
+  return {
+    script: `import('tsx/esm/api').then((t) => { t.register(); return import(${source}); });`,
+    eval: true,
+  };
+}
+
+function isWriterData(d: unknown): d is WriterWorkerData {
+  return typeof d === 'object' && d !== null && (d as WriterWorkerData).ispkitWriterWorker;
+}
+
+if (!isMainThread && parentPort && isWriterData(workerData)) {
+  const port = parentPort;
+  const data = workerData;
+  const post = (m: FromWriter): void => port.postMessage(m);
+  try {
+    // Its own connection, without change notifications (nothing here caches).
+    const store = await openStore(data.url, data.dataDir, {
+      ...data.store,
+      changes: 'poll',
+      pollIntervalMs: 3_600_000,
+      poolSize: 2,
+    });
+    const writer = new AccountingWriter(store.db, {
+      apply: data.apply,
+      onError: (err, records) => post({ t: 'error', message: (err as Error).message, records }),
+    });
+    let results: [number, WriteResult][] = [];
+    let scheduled = false;
+    const flushResults = (): void => {
+      scheduled = false;
+      const r = results;
+      results = [];
+      post({ t: 'done', results: r });
+    };
+    port.on('message', (m: ToWriter) => {
+      if (m.t === 'write') {
+        for (const [id, ev] of m.items as [number, AccountingEvent][]) {
+          void writer.write(ev).then((r) => {
+            results.push([id, r]);
+            if (!scheduled) {
+              scheduled = true;
+              setImmediate(flushResults);
+            }
+          });
+        }
+      } else if (m.t === 'flush') {
+        void writer.flush().then(() => setImmediate(() => post({ t: 'flushed', seq: m.seq })));
+      } else if (m.t === 'stop') {
+        void writer
+          .flush()
+          .then(() => store.close())
+          .then(() => setImmediate(() => post({ t: 'stopped' })));
+      }
+    });
+    post({ t: 'ready' });
+  } catch (e) {
+    post({ t: 'failed', message: (e as Error).message });
+  }
+}

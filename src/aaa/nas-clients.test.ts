@@ -190,9 +190,9 @@ describe.each(stores)('NAS clients on $name', (ts) => {
     try {
       const otherNas = new NasService(other, box);
       await otherNas.add('late', '198.51.100.0/24', 'late-secret', false, 't');
-      // SQLite bumps data_version at commit; a PostgreSQL NOTIFY arrives a moment later. The
-      // store reads data_version once per turn of the event loop, and a packet from a NAS
-      // always arrives in a later turn than the commit it follows: wait for one.
+      // The service bumps the version row after its commit; a PostgreSQL NOTIFY arrives a moment
+      // later. SQLite's store reads the row once per turn of the event loop, and a packet from
+      // a NAS always arrives in a later turn than the commit it follows: wait for one.
       await new Promise((r) => setImmediate(r));
       if (ts.name === 'sqlite') expect((await directory.lookup('198.51.100.7'))?.name).toBe('late');
       await vi.waitFor(async () =>

@@ -48,3 +48,19 @@ export function infoLineWriter(
     write(`${head}${fields},"msg":${JSON.stringify(msg)}}\n`);
   };
 }
+
+/**
+ * A log call made at most once a minute per key: an outage or a flood of bad packets must not
+ * flood the log. The keys kept are bounded (all forgotten past 10,000).
+ */
+export function onceAMinute(now: () => number = Date.now): (key: string, log: () => void) => void {
+  const last = new Map<string, number>();
+  return (key, log) => {
+    const t = now();
+    const before = last.get(key);
+    if (before !== undefined && t - before < 60_000) return;
+    if (last.size > 10_000) last.clear();
+    last.set(key, t);
+    log();
+  };
+}

@@ -7,12 +7,11 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { storeOptions } from './app.js';
 import { LogCollector, runAuthWorker } from './aaa/auth-worker.js';
 import { ServerCounters } from './aaa/counters.js';
-import { failOpenSessions } from './aaa/degraded.js';
+import { outageTolerant } from './aaa/degraded.js';
 import { PacketProcessor } from './aaa/processor.js';
-import { SubscriberCache } from './aaa/subscriber-cache.js';
 import type { Config } from './config/config.js';
 import { dataPath } from './config/config.js';
-import { createLogger } from './logging.js';
+import { createLogger, onceAMinute } from './logging.js';
 import { loadDictionaries } from './radius/index.js';
 import { SecretBox } from './secrets/box.js';
 import { SessionQueries } from './sessions/queries.js';
@@ -64,30 +63,17 @@ if (!isMainThread && parentPort && isWorkerData(workerData)) {
       ...options,
       poolSize: Math.min(options.poolSize ?? 4, 4),
     });
-    const lastLogged = new Map<string, number>();
-    const logOnce = (key: string, write: () => void): void => {
-      const t = Date.now();
-      if ((lastLogged.get(key) ?? -Infinity) > t - 60_000) return;
-      lastLogged.set(key, t);
-      write();
-    };
+    const logOnce = onceAMinute();
     let stopped = false;
     const service = new SubscriberService(store, box);
-    const subscribers = new SubscriberCache(service, changeCounter, {
+    const { subscribers, sessions } = outageTolerant({
+      subscribers: service,
+      sessions: new SessionQueries(store.db),
+      changeCounter,
       maxStaleMs: config.auth.max_staleness * 1000,
-      onStale: (user, ageMs, err) =>
-        logOnce('stale', () =>
-          logger.warn(
-            { user, age_s: Math.round(ageMs / 1000), err },
-            'database unavailable: authenticating from the cache (logged once a minute)',
-          ),
-        ),
+      logger,
+      logOnce,
     });
-    const sessions = failOpenSessions(new SessionQueries(store.db), (err, what) =>
-      logOnce(`sessions-${what}`, () =>
-        logger.warn({ err }, `Port-Limit check skipped: the database is unavailable (${what})`),
-      ),
-    );
     const counters = new ServerCounters();
     const processor = new PacketProcessor({
       dictionary: loadDictionaries(config.radius.dictionaries),

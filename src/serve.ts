@@ -6,13 +6,13 @@ import { authWorkerScript } from './serve-worker.js';
 import { RadiusServer } from './aaa/server.js';
 import type { BoundAddress } from './aaa/server.js';
 import { checkTimeZone } from './aaa/session-timeout.js';
-import { SubscriberCache } from './aaa/subscriber-cache.js';
 import type { App } from './app.js';
 import { storeOptions } from './app.js';
 import { DomainError } from './errors.js';
 import { buildHttp } from './http/server.js';
 import type { Health } from './http/server.js';
 import type { Logger } from './logging.js';
+import { onceAMinute } from './logging.js';
 import { webhookPull } from './netbox/webhook-pull.js';
 import { loadDictionaries } from './radius/index.js';
 import { SessionQueries } from './sessions/queries.js';
@@ -23,7 +23,7 @@ import { WriterThread } from './sessions/writer-thread.js';
 import type { WriterWorkerData } from './sessions/writer-worker.js';
 import { writerWorkerScript } from './sessions/writer-worker.js';
 import { dataPath } from './config/config.js';
-import { failOpenSessions } from './aaa/degraded.js';
+import { outageTolerant } from './aaa/degraded.js';
 import { AccountingPipeline } from './sessions/pipeline.js';
 import { AccountingSpool } from './sessions/spool.js';
 import { serverMetrics, storeHealthJson } from './serve-metrics.js';
@@ -97,14 +97,8 @@ export async function serve(app: App, opts: ServeOptions): Promise<Running> {
   }
   const dictionary = loadDictionaries(config.radius.dictionaries);
   const logger = opts.logger;
-  const lastLogged = new Map<string, number>();
   /** Runs `log` at most once a minute per key (an outage must not flood the log). */
-  const logOnce = (key: string, log: () => void): void => {
-    const t = Date.now();
-    if ((lastLogged.get(key) ?? -Infinity) > t - 60_000) return;
-    lastLogged.set(key, t);
-    log();
-  };
+  const logOnce = onceAMinute();
   const apply = { serialize: app.store.dialect === 'postgres' };
   const notCommitted = 'accounting batch not committed (spooled, or retransmitted)';
   // The writer in a thread of its own (accounting.writer_thread): a commit, fsync included,
@@ -152,20 +146,13 @@ export async function serve(app: App, opts: ServeOptions): Promise<Running> {
     if (h.state === 'up') logger.info({ endpoint: h.endpoint }, 'database connection up');
     else logger.error({ error: h.lastError }, 'database connection down');
   });
-  const sessions = failOpenSessions(new SessionQueries(app.store.db), (err, what) =>
-    logOnce(`sessions-${what}`, () =>
-      logger.warn({ err }, `Port-Limit check skipped: the database is unavailable (${what})`),
-    ),
-  );
-  const subscriberCache = new SubscriberCache(app.subscribers, () => app.store.changeCounter(), {
+  const { subscribers: subscriberCache, sessions } = outageTolerant({
+    subscribers: app.subscribers,
+    sessions: new SessionQueries(app.store.db),
+    changeCounter: () => app.store.changeCounter(),
     maxStaleMs: config.auth.max_staleness * 1000,
-    onStale: (user, ageMs, err) =>
-      logOnce('stale', () =>
-        logger.warn(
-          { user, age_s: Math.round(ageMs / 1000), err },
-          'database unavailable: authenticating from the cache (logged once a minute)',
-        ),
-      ),
+    logger,
+    logOnce,
   });
   const started = Date.now();
   const radius = new RadiusServer({

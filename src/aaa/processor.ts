@@ -1,5 +1,5 @@
 import type { Logger } from '../logging.js';
-import { infoLineWriter } from '../logging.js';
+import { infoLineWriter, onceAMinute } from '../logging.js';
 import type { Attribute, AttributeDef, Dictionary, Packet } from '../radius/index.js';
 import {
   decodePacket,
@@ -57,7 +57,6 @@ export class PacketProcessor {
   /** NASes that have sent a Message-Authenticator (limit_proxy_state, as FreeRADIUS). */
   private readonly sentMessageAuthenticator = new Set<string>();
   /** Last time a kind of problem was logged, per NAS or source: at most once a minute. */
-  private readonly lastLogged = new Map<string, number>();
   /** A subscriber's reply attributes, built once per subscriber object (a re-read is a new one). */
   private readonly replies = new WeakMap<AuthSubscriber, readonly Attribute[]>();
   private readonly def: {
@@ -97,14 +96,8 @@ export class PacketProcessor {
     return this.sentMessageAuthenticator.has(name);
   }
 
-  logOncePerMinute(key: string, log: () => void): void {
-    const t = this.opts.now();
-    const last = this.lastLogged.get(key);
-    if (last !== undefined && t - last < 60_000) return;
-    if (this.lastLogged.size > 10_000) this.lastLogged.clear();
-    this.lastLogged.set(key, t);
-    log();
-  }
+  /** Runs `log` at most once a minute per key. */
+  readonly logOncePerMinute = onceAMinute(() => this.opts.now());
 
   drop(reason: keyof ServerCounters['dropped'], nas: string, src: string, detail: string): void {
     this.opts.counters.dropped[reason]++;
@@ -242,74 +235,30 @@ export class PacketProcessor {
   ): Promise<Buffer> {
     const userName = req.get('User-Name');
     const method: AuthMethod = detectMethod(req);
+    const reject = (message: string, reason: string, extra?: readonly ReplyAttribute[]): Buffer =>
+      this.reject(req, nas, src, started, method, userName, message, reason, extra);
     if (typeof userName !== 'string' || userName === '')
-      return this.reject(
-        req,
-        nas,
-        src,
-        started,
-        method,
-        userName,
-        'No User-Name given',
-        'no User-Name',
-      );
-    if (method === 'eap') {
-      return this.reject(
-        req,
-        nas,
-        src,
-        started,
-        method,
-        userName,
-        'EAP is not supported: use PAP, CHAP or MS-CHAP',
-        'EAP is not supported',
-      );
-    }
+      return reject('No User-Name given', 'no User-Name');
+    if (method === 'eap')
+      return reject('EAP is not supported: use PAP, CHAP or MS-CHAP', 'EAP is not supported');
     const sub = await this.opts.subscribers.findForAuth(userName);
-    if (!sub)
-      return this.reject(req, nas, src, started, method, userName, 'Unknown user', 'unknown user');
-    if (sub.status !== 'active') {
-      return this.reject(
-        req,
-        nas,
-        src,
-        started,
-        method,
-        userName,
-        `Account ${sub.status}`,
-        `subscriber is ${sub.status}`,
-      );
-    }
+    if (!sub) return reject('Unknown user', 'unknown user');
+    if (sub.status !== 'active')
+      return reject(`Account ${sub.status}`, `subscriber is ${sub.status}`);
     const result = authenticate(req, method, sub.password, this.opts.mppe);
     if (!result.ok) {
       const message =
         result.reason === 'wrong password'
           ? 'Wrong password'
           : `Authentication failed: ${result.reason ?? ''}`;
-      return this.reject(
-        req,
-        nas,
-        src,
-        started,
-        method,
-        userName,
-        message,
-        result.reason ?? 'authentication failed',
-        result.attributes,
-      );
+      return reject(message, result.reason ?? 'authentication failed', result.attributes);
     }
     if (sub.portLimit !== null && this.opts.sessions) {
       const open = await this.opts.sessions.openCount(userName);
       if (open >= sub.portLimit) {
         if (this.opts.simultaneousUse !== 'accept-mark-oldest') {
           const n = sub.portLimit > 1 ? ` (${open})` : '';
-          return this.reject(
-            req,
-            nas,
-            src,
-            started,
-            method,
-            userName,
+          return reject(
             `You are already logged in - access denied${n}`,
             `already ${open} open session(s), Port-Limit ${sub.portLimit}`,
           );

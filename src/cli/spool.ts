@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { openApp } from '../app.js';
 import { dataPath, loadConfig } from '../config/config.js';
-import { inspectSpool } from '../sessions/spool.js';
+import { replayProgress, spoolStatus } from '../sessions/spool-status.js';
 import type { GlobalOptions } from './app-context.js';
 import { table } from './app-context.js';
 import { printJson } from './output.js';
@@ -23,53 +23,20 @@ export function registerSpoolCommands(program: Command): void {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const { config, dataDir } = loadConfig({ dataDir: g.data, configFile: g.config });
       const dir = dataPath(dataDir, config.accounting.spool_dir);
-      const { segments, rejected } = await inspectSpool(dir);
       // Replay progress lives in the database, next to the records it applied.
-      const done = new Map<string, number>();
-      let progress: 'known' | 'unknown' = 'known';
-      if (segments.length > 0) {
+      const summary = await spoolStatus(dir, async (ids) => {
+        const app = await openApp({ dataDir, configFile: g.config });
         try {
-          const app = await openApp({ dataDir, configFile: g.config });
-          try {
-            const rows = await app.store.db
-              .selectFrom('accounting_spool_progress')
-              .select(['spool_id', 'records'])
-              .where(
-                'spool_id',
-                'in',
-                segments.map((s) => s.id),
-              )
-              .execute();
-            for (const r of rows) done.set(r.spool_id, Number(r.records));
-          } finally {
-            await app.close();
-          }
-        } catch {
-          progress = 'unknown';
+          return await replayProgress(app.store.db, ids);
+        } finally {
+          await app.close();
         }
-      }
-      const now = Date.now();
-      const rows = segments.map((s) => ({
-        file: s.file,
-        records: s.records,
-        replayed: progress === 'known' ? (done.get(s.id) ?? 0) : null,
-        waiting: s.records - (done.get(s.id) ?? 0),
-        bytes: s.bytes,
-        first_record_at: s.firstAt === undefined ? null : new Date(s.firstAt).toISOString(),
-      }));
-      const waiting = rows.reduce((a, r) => a + r.waiting, 0);
-      const oldest = segments.find((s) => s.firstAt !== undefined)?.firstAt;
-      const summary = {
-        dir,
-        waiting,
-        oldest_age_s:
-          waiting > 0 && oldest !== undefined ? Math.round((now - oldest) / 1000) : null,
-        replay_progress: progress,
-        rejected,
-        segments: rows,
-      };
+      });
+      const { waiting, rejected } = summary;
+      const progress = summary.replay_progress;
+      const rows = summary.segments;
       if (flags.json) return printJson(summary);
-      if (segments.length === 0) {
+      if (rows.length === 0) {
         process.stdout.write(`spool ${dir}: empty (accounting goes straight to the database)\n`);
       } else {
         process.stdout.write(

@@ -6,6 +6,7 @@ import type { AccountingEvent } from './event.js';
 import type { ApplyOptions } from './recorder.js';
 import { applyBatch, applyEvent } from './recorder.js';
 import type { AccountingSpool, Segment, SpoolStats, SpooledRecord } from './spool.js';
+import { replayProgress } from './spool-status.js';
 import type { RecordWriter } from './writer.js';
 
 export interface PipelineOptions {
@@ -244,14 +245,7 @@ export class AccountingPipeline {
   private async offset(seg: Segment): Promise<{ offset: number; records: number }> {
     const known = this.offsets.get(seg.id);
     if (known) return known;
-    const row = await this.db
-      .selectFrom('accounting_spool_progress')
-      .select(['byte_offset', 'records'])
-      .where('spool_id', '=', seg.id)
-      .executeTakeFirst();
-    const at = row
-      ? { offset: Number(row.byte_offset), records: Number(row.records) }
-      : { offset: 0, records: 0 };
+    const at = (await replayProgress(this.db, [seg.id])).get(seg.id) ?? { offset: 0, records: 0 };
     this.offsets.set(seg.id, at);
     this.spool.markReplayed(seg, at.records, undefined);
     return at;

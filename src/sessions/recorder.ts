@@ -1,29 +1,20 @@
-import type { Kysely, Transaction } from 'kysely';
-import { PostgresAdapter, sql } from 'kysely';
-import type { Database, SessionTable } from '../store/schema.js';
+import { sql } from 'kysely';
+import type { Db, SessionState, UsageAdd } from './session-rows.js';
+import {
+  closeNasSessions,
+  lockSessions,
+  readSessions,
+  writeSessions,
+  writeUsage,
+} from './session-rows.js';
 import { usernameKey } from '../subscribers/usernames.js';
 import type { AccountingEvent } from './event.js';
 import { splitByDay, utcDay } from './usage-split.js';
 
-type Db = Kysely<Database> | Transaction<Database>;
-type SessionRow = Omit<SessionTable, 'id'> & { id: number };
+export type { UsageAdd } from './session-rows.js';
 
 /** What applying one event did (tests and logs read it). */
 export type Applied = 'created' | 'updated' | 'ignored-old' | 'nas-reset';
-
-/** A session as stored, without its database id. */
-type SessionState = Omit<SessionRow, 'id'>;
-
-/** An addition to one subscriber's usage on one day. */
-export interface UsageAdd {
-  key: string;
-  username: string;
-  day: string;
-  bytesIn: number;
-  bytesOut: number;
-  seconds: number;
-  sessions: number;
-}
 
 interface Transition {
   applied: Exclude<Applied, 'nas-reset'>;
@@ -123,18 +114,6 @@ export interface ApplyOptions {
   serialize?: boolean;
 }
 
-/**
- * Locks the sessions' keys for the rest of the transaction, in one order for everyone (no
- * deadlock between two batches). Advisory locks, not row locks: a session not yet in the
- * table has no row to lock.
- */
-async function lockSessions(db: Db, ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await sql`select pg_advisory_xact_lock(h) from (select distinct hashtextextended(id, 7431093) as h from unnest(${ids}::text[]) as id) as k order by h`.execute(
-    db,
-  );
-}
-
 /** Applies one Accounting-Request (a few statements); see applyBatch for many. */
 export async function applyEvent(
   db: Db,
@@ -146,12 +125,8 @@ export async function applyEvent(
     return 'nas-reset';
   }
   if (opts.serialize) await lockSessions(db, [ev.uniqueId]);
-  const existing = (await db
-    .selectFrom('sessions')
-    .selectAll()
-    .where('unique_id', '=', ev.uniqueId)
-    .executeTakeFirst()) as SessionRow | undefined;
-  const t = transition(existing ? withoutId(existing) : undefined, ev);
+  const [existing] = await readSessions(db, [ev.uniqueId]);
+  const t = transition(existing, ev);
   if (t.state) await writeSessions(db, [t.state]);
   await writeUsage(db, t.usage);
   return t.applied;
@@ -193,7 +168,7 @@ async function applySegment(
   const ids = [...new Set(events.map((e) => e.uniqueId))];
   if (opts.serialize) await lockSessions(db, ids);
   const known = new Map<string, SessionState>();
-  for (const r of await readSessions(db, ids)) known.set(r.unique_id, withoutId(r));
+  for (const r of await readSessions(db, ids)) known.set(r.unique_id, r);
   const changed = new Map<string, SessionState>();
   const usage = new Map<string, UsageAdd>();
   const applied: Applied[] = [];
@@ -230,141 +205,6 @@ async function applySegment(
   return applied;
 }
 
-function withoutId(r: SessionRow): SessionState {
-  const { id: _id, ...rest } = r;
-  return rest;
-}
-
-/** Every column an update may change (all but the identity and unique_id). */
-const SESSION_COLUMNS = [
-  'state',
-  'inferred',
-  'started_at',
-  'updated_at',
-  'stopped_at',
-  'last_event_at',
-  'terminate_cause',
-  'bytes_in',
-  'bytes_out',
-  'packets_in',
-  'packets_out',
-  'session_time',
-  'interim_interval',
-  'nas_identifier',
-  'nas_ip',
-  'nas_port_id',
-  'called_station_id',
-  'calling_station_id',
-  'circuit_id',
-  'framed_ip',
-  'framed_ipv6_prefix',
-  'delegated_prefix',
-] as const satisfies readonly (keyof SessionState)[];
-
-/**
- * What an update of an existing session writes: never started_at (transition keeps it), so
- * that the index on it is not touched by every Interim-Update.
- */
-const UPDATED_COLUMNS = SESSION_COLUMNS.filter((c) => c !== 'started_at');
-
-/**
- * The sessions with these keys. One statement whose text does not depend on how many keys
- * there are (an array on PostgreSQL, a JSON array on SQLite): the database parses and plans
- * it once, and SQLite's statement cache keeps it.
- */
-async function readSessions(db: Db, ids: readonly string[]): Promise<SessionRow[]> {
-  if (ids.length === 0) return [];
-  const r =
-    dialectOf(db) === 'postgres'
-      ? await sql<SessionRow>`select * from sessions where unique_id = any(${ids}::text[])`.execute(
-          db,
-        )
-      : await sql<SessionRow>`select * from sessions where unique_id in (select value from json_each(${JSON.stringify(ids)}))`.execute(
-          db,
-        );
-  return r.rows;
-}
-
-/** Which database a Kysely instance (or transaction) talks to. */
-function dialectOf(db: Db): 'postgres' | 'sqlite' {
-  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
-}
-
-/** Every session column but the identity, in one order for the statements below. */
-const ALL_SESSION_COLUMNS = [
-  'unique_id',
-  'nas',
-  'acct_session_id',
-  'username',
-  'username_key',
-  ...SESSION_COLUMNS,
-] as const satisfies readonly (keyof SessionState)[];
-
-/** PostgreSQL array types for unnest, per column. */
-const PG_TYPE: Record<(typeof ALL_SESSION_COLUMNS)[number], string> = {
-  unique_id: 'text',
-  nas: 'text',
-  acct_session_id: 'text',
-  username: 'text',
-  username_key: 'text',
-  state: 'text',
-  inferred: 'integer',
-  started_at: 'bigint',
-  updated_at: 'bigint',
-  stopped_at: 'bigint',
-  last_event_at: 'bigint',
-  terminate_cause: 'text',
-  bytes_in: 'bigint',
-  bytes_out: 'bigint',
-  packets_in: 'bigint',
-  packets_out: 'bigint',
-  session_time: 'bigint',
-  interim_interval: 'integer',
-  nas_identifier: 'text',
-  nas_ip: 'text',
-  nas_port_id: 'text',
-  called_station_id: 'text',
-  calling_station_id: 'text',
-  circuit_id: 'text',
-  framed_ip: 'text',
-  framed_ipv6_prefix: 'text',
-  delegated_prefix: 'text',
-};
-
-/**
- * Inserts or replaces sessions by unique_id. PostgreSQL: one statement over arrays (unnest),
- * whose text is the same for any number of rows — a multi-row VALUES list is parsed and planned
- * afresh each time, which cost more than the writing. SQLite: multi-row VALUES (cheaper there
- * than a statement per row through the query builder, measured).
- */
-async function writeSessions(db: Db, rows: readonly SessionState[]): Promise<void> {
-  if (rows.length === 0) return;
-  if (dialectOf(db) === 'postgres') {
-    const arrays = ALL_SESSION_COLUMNS.map((c) => rows.map((r) => r[c]));
-    const casts = ALL_SESSION_COLUMNS.map((c, i) => sql`${arrays[i]}::${sql.raw(PG_TYPE[c])}[]`);
-    await sql`insert into sessions (${sql.join(ALL_SESSION_COLUMNS.map((c) => sql.ref(c)))})
-      select * from unnest(${sql.join(casts)})
-      on conflict (unique_id) do update set ${sql.join(
-        UPDATED_COLUMNS.map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`),
-      )}`.execute(db);
-    return;
-  }
-  // SQLite: multi-row statements (one prepare per batch size, kept by the statement cache).
-  for (let i = 0; i < rows.length; i += 400) {
-    await db
-      .insertInto('sessions')
-      .values(rows.slice(i, i + 400))
-      .onConflict((oc) =>
-        oc.column('unique_id').doUpdateSet((eb) => {
-          const set: Record<string, unknown> = {};
-          for (const c of UPDATED_COLUMNS) set[c] = eb.ref(`excluded.${c}`);
-          return set as never;
-        }),
-      )
-      .execute();
-  }
-}
-
 function delta(now: number, before: number): number {
   return now >= before ? now - before : now;
 }
@@ -373,8 +213,8 @@ function delta(now: number, before: number): number {
 function columns(
   ev: AccountingEvent,
 ): Omit<
-  SessionRow,
-  'id' | 'unique_id' | 'nas' | 'acct_session_id' | 'username' | 'username_key' | 'inferred'
+  SessionState,
+  'unique_id' | 'nas' | 'acct_session_id' | 'username' | 'username_key' | 'inferred'
 > {
   const stopped = ev.status === 'stop';
   return {
@@ -433,62 +273,6 @@ function usageAdds(
     });
   }
   return out;
-}
-
-/** Adds to daily usage (one statement over arrays on PostgreSQL, multi-row VALUES on SQLite). */
-async function writeUsage(db: Db, adds: readonly UsageAdd[]): Promise<void> {
-  if (adds.length === 0) return;
-  const add = sql`on conflict (username_key, day) do update set
-    bytes_in = usage_daily.bytes_in + excluded.bytes_in,
-    bytes_out = usage_daily.bytes_out + excluded.bytes_out,
-    seconds = usage_daily.seconds + excluded.seconds,
-    sessions = usage_daily.sessions + excluded.sessions`;
-  const cols = sql`(username_key, day, username, bytes_in, bytes_out, seconds, sessions)`;
-  if (dialectOf(db) === 'postgres') {
-    const col = <T>(f: (u: UsageAdd) => T): T[] => adds.map(f);
-    await sql`insert into usage_daily ${cols}
-      select * from unnest(${col((u) => u.key)}::text[], ${col((u) => u.day)}::text[],
-        ${col((u) => u.username)}::text[], ${col((u) => u.bytesIn)}::bigint[],
-        ${col((u) => u.bytesOut)}::bigint[], ${col((u) => u.seconds)}::bigint[],
-        ${col((u) => u.sessions)}::integer[])
-      ${add}`.execute(db);
-    return;
-  }
-  for (let i = 0; i < adds.length; i += 1000) {
-    await db
-      .insertInto('usage_daily')
-      .values(
-        adds.slice(i, i + 1000).map((u) => ({
-          username_key: u.key,
-          day: u.day,
-          username: u.username,
-          bytes_in: u.bytesIn,
-          bytes_out: u.bytesOut,
-          seconds: u.seconds,
-          sessions: u.sessions,
-        })),
-      )
-      .onConflict((oc) =>
-        oc.columns(['username_key', 'day']).doUpdateSet((eb) => ({
-          bytes_in: eb('usage_daily.bytes_in', '+', eb.ref('excluded.bytes_in')),
-          bytes_out: eb('usage_daily.bytes_out', '+', eb.ref('excluded.bytes_out')),
-          seconds: eb('usage_daily.seconds', '+', eb.ref('excluded.seconds')),
-          sessions: eb('usage_daily.sessions', '+', eb.ref('excluded.sessions')),
-        })),
-      )
-      .execute();
-  }
-}
-
-/** Accounting-On/Off: the NAS restarted, every session it had open before then is over. */
-async function closeNasSessions(db: Db, nas: string, at: number): Promise<void> {
-  await db
-    .updateTable('sessions')
-    .set({ state: 'stopped', stopped_at: at, terminate_cause: 'NAS-Reboot' })
-    .where('nas', '=', nas)
-    .where('state', 'in', ['open', 'lost'])
-    .where('started_at', '<=', at)
-    .execute();
 }
 
 /**

@@ -11,16 +11,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { openApp } from '../../src/app.js';
-import { createLogger } from '../../src/logging.js';
-import type { Packet } from '../../src/radius/index.js';
-import {
-  bundledDictionary,
-  createPacket,
-  papRequest,
-  RadiusClient,
-} from '../../src/radius/index.js';
+import type { Packet, RadiusClient } from '../../src/radius/index.js';
+import { bundledDictionary, createPacket, papRequest } from '../../src/radius/index.js';
 import type { Running } from '../../src/serve.js';
-import { serve } from '../../src/serve.js';
+import type { Serving } from '../helpers/serving.js';
+import { startServing } from '../helpers/serving.js';
 import { POSTGRES_URL } from '../helpers/stores.js';
 import type { TcpProxy } from '../helpers/tcp-proxy.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
@@ -53,6 +48,7 @@ describe.skipIf(!reachable)('a PostgreSQL outage under a running server', () => 
   let proxy: TcpProxy;
   let dir: string;
   let app: App;
+  let serving: Serving;
   let running: Running;
   let auth: RadiusClient;
   let acct: RadiusClient;
@@ -60,25 +56,13 @@ describe.skipIf(!reachable)('a PostgreSQL outage under a running server', () => 
 
   const start = async (): Promise<void> => {
     app = await openApp({ dataDir: dir });
-    running = await serve(app, {
-      listen: ['127.0.0.1'],
-      authPort: 0,
-      acctPort: 0,
-      httpPort: 0,
-      logger: createLogger('silent'),
-    });
-    const port = (kind: 'auth' | 'acct'): number =>
-      running.addresses.find((a) => a.kind === kind)?.port ?? 0;
-    const opts = { host: '127.0.0.1', secret: Buffer.from(secret), dictionary: dict };
-    auth = new RadiusClient({ ...opts, port: port('auth'), timeoutMs: 700, retries: 1 });
-    acct = new RadiusClient({ ...opts, port: port('acct'), timeoutMs: 1500, retries: 3 });
-    http = `http://127.0.0.1:${running.httpPort}`;
+    serving = await startServing(app);
+    running = serving.running;
+    auth = serving.client('auth', secret, { timeoutMs: 700, retries: 1 });
+    acct = serving.client('acct', secret, { timeoutMs: 1500, retries: 3 });
+    http = serving.http;
   };
-  const stop = async (): Promise<void> => {
-    auth.close();
-    acct.close();
-    await running.stop();
-  };
+  const stop = (): Promise<void> => serving.stop();
 
   const interim = (i: number, t: number, bytes: number): Packet =>
     createPacket(dict, 'Accounting-Request', {

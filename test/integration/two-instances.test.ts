@@ -6,13 +6,14 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.js';
 import { openApp } from '../../src/app.js';
 import { createLogger } from '../../src/logging.js';
-import { bundledDictionary, RadiusClient } from '../../src/radius/index.js';
-import type { Running } from '../../src/serve.js';
+import type { RadiusClient } from '../../src/radius/index.js';
+import { bundledDictionary } from '../../src/radius/index.js';
 import { serve } from '../../src/serve.js';
 import { databaseTotals, expectedTotals, runAcctLoad } from '../helpers/acct-load.js';
+import type { Serving } from '../helpers/serving.js';
+import { startServing } from '../helpers/serving.js';
 import { testStores } from '../helpers/stores.js';
 
 const dict = bundledDictionary();
@@ -21,7 +22,7 @@ const pgStore = (await testStores()).find((s) => s.name === 'postgres');
 
 describe.skipIf(!pgStore)('two instances on one PostgreSQL', () => {
   const url = pgStore?.url ?? '';
-  const instances: { dir: string; app: App; running: Running; client: RadiusClient }[] = [];
+  const instances: { dir: string; serving: Serving; client: RadiusClient }[] = [];
 
   beforeAll(async () => {
     for (let n = 0; n < 2; n++) {
@@ -31,30 +32,15 @@ describe.skipIf(!pgStore)('two instances on one PostgreSQL', () => {
       if (n > 0) copyFileSync(join(instances[0]?.dir ?? '', 'secret.key'), join(dir, 'secret.key'));
       const app = await openApp({ dataDir: dir, create: true });
       if (n === 0) await app.nas.add('lo', '127.0.0.1', secret, false, 'test');
-      const running = await serve(app, {
-        listen: ['127.0.0.1'],
-        authPort: 0,
-        acctPort: 0,
-        httpPort: 0,
-        logger: createLogger(process.env.LOG_LEVEL ?? 'silent'),
-      });
-      const port = running.addresses.find((a) => a.kind === 'acct')?.port ?? 0;
-      const client = new RadiusClient({
-        host: '127.0.0.1',
-        port,
-        secret: Buffer.from(secret),
-        dictionary: dict,
-        timeoutMs: 2000,
-        retries: 2,
-      });
-      instances.push({ dir, app, running, client });
+      const serving = await startServing(app);
+      const client = serving.client('acct', secret, { timeoutMs: 2000, retries: 2 });
+      instances.push({ dir, serving, client });
     }
   });
 
   afterAll(async () => {
     for (const i of instances) {
-      i.client.close();
-      await i.running.stop();
+      await i.serving.stop();
       rmSync(i.dir, { recursive: true, force: true });
     }
   });

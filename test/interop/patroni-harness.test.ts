@@ -10,11 +10,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openApp } from '../../src/app.js';
-import { createLogger } from '../../src/logging.js';
-import { bundledDictionary, RadiusClient } from '../../src/radius/index.js';
-import { serve } from '../../src/serve.js';
+import { bundledDictionary } from '../../src/radius/index.js';
 import { databaseTotals, expectedTotals, runAcctLoad } from '../helpers/acct-load.js';
 import { patroniGate, startPatroniCluster } from '../helpers/patroni.js';
+import { startServing } from '../helpers/serving.js';
 import type { PatroniCluster } from '../helpers/patroni.js';
 
 async function sql<R extends pg.QueryResultRow>(
@@ -101,21 +100,9 @@ describe.runIf(available)('Patroni harness', () => {
       );
       const app = await openApp({ dataDir: dir, create: true });
       await app.nas.add('lo', '127.0.0.1', secret, false, 'test');
-      const running = await serve(app, {
-        listen: ['127.0.0.1'],
-        authPort: 0,
-        acctPort: 0,
-        httpPort: 0,
-        logger: createLogger('silent'),
-      });
-      const acct = new RadiusClient({
-        host: '127.0.0.1',
-        port: running.addresses.find((a) => a.kind === 'acct')?.port ?? 0,
-        secret: Buffer.from(secret),
-        dictionary: dict,
-        timeoutMs: 1000,
-        retries: 3,
-      });
+      const serving = await startServing(app);
+      const running = serving.running;
+      const acct = serving.client('acct', secret, { timeoutMs: 1000, retries: 3 });
       try {
         const before = app.store.health().endpoint;
         let switched: { from: string; to: string; ms: number } | undefined;
@@ -157,8 +144,7 @@ describe.runIf(available)('Patroni harness', () => {
           usageSessions: want.sessions,
         });
       } finally {
-        acct.close();
-        await running.stop();
+        await serving.stop();
         rmSync(dir, { recursive: true, force: true });
       }
     },

@@ -10,13 +10,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { openApp } from '../../src/app.js';
-import { createLogger } from '../../src/logging.js';
-import { bundledDictionary, papRequest, RadiusClient } from '../../src/radius/index.js';
+import type { RadiusClient } from '../../src/radius/index.js';
+import { bundledDictionary, papRequest } from '../../src/radius/index.js';
 import type { Running } from '../../src/serve.js';
-import { serve } from '../../src/serve.js';
 import { databaseTotals, expectedTotals, runAcctLoad } from '../helpers/acct-load.js';
 import type { PgBouncer } from '../helpers/pgbouncer.js';
 import { pgbouncerAvailable, startPgBouncer } from '../helpers/pgbouncer.js';
+import type { Serving } from '../helpers/serving.js';
+import { startServing } from '../helpers/serving.js';
 import { POSTGRES_URL } from '../helpers/stores.js';
 
 const dict = bundledDictionary();
@@ -43,6 +44,7 @@ describe.skipIf(!pgbouncerAvailable())('ispkit through PgBouncer (transaction po
   let cliDir: string;
   let server: App;
   let cli: App;
+  let serving: Serving;
   let running: Running;
   let auth: RadiusClient;
   let acct: RadiusClient;
@@ -74,24 +76,14 @@ describe.skipIf(!pgbouncerAvailable())('ispkit through PgBouncer (transaction po
       await cli.subscribers.add({ username: `m${i}@R`, password: `pw-${i}` }, 'test');
     }
     server = await openApp({ dataDir: serverDir });
-    running = await serve(server, {
-      listen: ['127.0.0.1'],
-      authPort: 0,
-      acctPort: 0,
-      httpPort: 0,
-      logger: createLogger('silent'),
-    });
-    const port = (kind: 'auth' | 'acct'): number =>
-      running.addresses.find((a) => a.kind === kind)?.port ?? 0;
-    const opts = { host: '127.0.0.1', secret: Buffer.from(secret), dictionary: dict };
-    auth = new RadiusClient({ ...opts, port: port('auth'), timeoutMs: 2000, retries: 2 });
-    acct = new RadiusClient({ ...opts, port: port('acct'), timeoutMs: 2000, retries: 2 });
+    serving = await startServing(server);
+    running = serving.running;
+    auth = serving.client('auth', secret, { timeoutMs: 2000, retries: 2 });
+    acct = serving.client('acct', secret, { timeoutMs: 2000, retries: 2 });
   });
 
   afterAll(async () => {
-    auth?.close();
-    acct?.close();
-    await running?.stop();
+    await serving?.stop();
     await cli?.close();
     await bouncer?.stop();
     await admin(`DROP DATABASE IF EXISTS ${dbname} WITH (FORCE)`);

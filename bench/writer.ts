@@ -18,7 +18,7 @@ import { openStore } from '../src/store/store.js';
 const base = process.argv[2] ?? 'sqlite:ispkit.db';
 const N = Number(process.argv[3] ?? 30_000);
 const MEMBERS = 10_000;
-const WINDOW = 64;
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 64);
 const T0 = Date.parse('2025-04-08T10:00:00Z');
 
 function event(i: number): AccountingEvent {
@@ -67,10 +67,13 @@ if (base.startsWith('postgres')) {
   url = u.toString();
 }
 const store = await openStore(url, dir);
+if (process.env.BENCH_PRAGMA) store.sqlite?.pragma(process.env.BENCH_PRAGMA);
 try {
   await store.migrate();
   const writer = new AccountingWriter(store.db, {
     apply: { serialize: store.dialect === 'postgres' },
+    sqlite: process.env.BENCH_WRITER_KYSELY ? undefined : store.sqlite,
+    pgDirect: !process.env.BENCH_WRITER_KYSELY,
   });
   let next = 0;
   let done = 0;
@@ -96,6 +99,7 @@ try {
       per_second: Math.round((N / ms) * 1000),
       cpu_us_per_record: Number(((used.user + used.system) / N).toFixed(1)),
       committed: writer.committed,
+      per_batch: Number((writer.committed / writer.batches).toFixed(1)),
     })}\n`,
   );
 } finally {

@@ -119,6 +119,7 @@ export async function serve(app: App, opts: ServeOptions): Promise<Running> {
       })
     : new AccountingWriter(app.store.db, {
         apply,
+        sqlite: app.store.sqlite,
         onError: (err, n) => logger.warn({ err, records: n }, notCommitted),
       });
   const spool = await AccountingSpool.open(dataPath(app.dataDir, config.accounting.spool_dir));

@@ -12,6 +12,11 @@
  * is verified: the Identifier is outstanding, the Response Authenticator is right, and the
  * Message-Authenticator, when present, is right. The result is one JSON line on stdout.
  *
+ * With --rate R the load is open: requests leave on a schedule of R per second (the window
+ * only caps what is outstanding), and latency is measured from each request's scheduled time,
+ * so that a server that falls behind is not excused by the generator waiting for it (no
+ * coordinated omission). "behind" counts the requests that left over 1 ms after their time.
+ *
  * Build: cc -O2 -o radload radload.c -lcrypto
  */
 #define _GNU_SOURCE
@@ -57,20 +62,21 @@ struct session {
 static struct {
   const char *host, *server, *user_fmt, *pass_fmt, *session_prefix;
   int port, window, timeout_ms, message_authenticator;
-  double duration;
+  double duration, rate;
   uint32_t users;
   uint64_t count; /* stop after this many requests (0: run for the duration) */
   enum mode mode;
   const uint8_t *secret;
   size_t secret_len;
-} opt = {"127.0.0.1", "server", "m%06u", "pw-%06u", NULL, 1812, 64, 2000, 1, 10.0, 10000, 0, PAP,
+} opt = {"127.0.0.1", "server", "m%06u", "pw-%06u", NULL, 1812, 64, 2000, 1, 10.0, 0, 10000, 0, PAP,
          NULL, 0};
 
 static MD5_CTX hmac_inner, hmac_outer; /* the secret's pads, absorbed once */
 static struct slot slots[256];
 static struct session sessions[MAX_WINDOW];
 static uint32_t *hist;
-static uint64_t sent, ok, rejects, bad, timeouts, late, answered_in_time, next_user, next_session;
+static uint64_t sent, ok, rejects, bad, timeouts, late, behind, answered_in_time, next_user,
+    next_session;
 static uint64_t hist_over;
 static uint64_t rng_state;
 static unsigned next_id;
@@ -388,7 +394,7 @@ static void usage(void) {
           "usage: radload --mode pap|chap|mschapv2|acct|acct-start --port N --secret S\n"
           "  [--host 127.0.0.1] [--window 64] [--duration 10] [--timeout-ms 2000] [--count N]\n"
           "  [--users 10000] [--user-fmt m%%06u] [--pass-fmt pw-%%06u] [--server NAME]\n"
-          "  [--session-prefix P] [--no-message-authenticator]\n");
+          "  [--session-prefix P] [--no-message-authenticator] [--rate R]\n");
   exit(2);
 }
 
@@ -416,6 +422,7 @@ int main(int argc, char **argv) {
       opt.secret_len = strlen(v);
     } else if (strcmp(a, "--window") == 0) opt.window = atoi(v);
     else if (strcmp(a, "--duration") == 0) opt.duration = atof(v);
+    else if (strcmp(a, "--rate") == 0) opt.rate = atof(v);
     else if (strcmp(a, "--timeout-ms") == 0) opt.timeout_ms = atoi(v);
     else if (strcmp(a, "--count") == 0) opt.count = strtoull(v, NULL, 10);
     else if (strcmp(a, "--users") == 0) opt.users = (uint32_t)strtoul(v, NULL, 10);
@@ -428,6 +435,7 @@ int main(int argc, char **argv) {
   if (!opt.secret || opt.port <= 0 || opt.port > 65535 || opt.users == 0) usage();
   if (opt.window < 1 || opt.window > MAX_WINDOW) die("--window must be 1-200");
   if (opt.duration <= 0 || opt.duration > 600) die("--duration must be in (0, 600] seconds");
+  if (opt.rate < 0 || opt.rate > 1e6) die("--rate must be in [0, 1000000] requests per second");
   if (opt.timeout_ms < 1 || opt.timeout_ms > 30000) die("--timeout-ms must be 1-30000");
   /* Loopback only: this tool sends as fast as it can. */
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
@@ -478,6 +486,7 @@ int main(int argc, char **argv) {
   const uint64_t timeout_ns = (uint64_t)opt.timeout_ms * 1000000ull;
   uint64_t last_scan = t0, t_end = deadline;
   int sending = 1;
+  const double ns_per_request = opt.rate > 0 ? 1e9 / opt.rate : 0;
 
   for (;;) {
     uint64_t now = now_ns();
@@ -488,7 +497,13 @@ int main(int argc, char **argv) {
     if (!sending && outstanding == 0) break;
     /* Fill the window, in one sendmmsg. */
     int nb = 0;
-    while (sending && outstanding + nb < opt.window && nb < BATCH &&
+    /* Open load: only the requests whose scheduled time has come. */
+    uint64_t due = UINT64_MAX;
+    if (opt.rate > 0) {
+      uint64_t scheduled = (uint64_t)((double)(now - t0) / ns_per_request) + 1;
+      due = scheduled > sent ? scheduled - sent : 0;
+    }
+    while (sending && outstanding + nb < opt.window && nb < BATCH && (uint64_t)nb < due &&
            !(opt.count && sent + (uint64_t)nb >= opt.count)) {
       unsigned id = next_id;
       int tries = 0;
@@ -506,7 +521,12 @@ int main(int argc, char **argv) {
         build_access(&out[nb], (uint8_t)id, s->authenticator);
       }
       s->busy = 1;
+      /* Open load: latency counts from the scheduled time, not from when the window allowed. */
       s->sent_ns = now;
+      if (opt.rate > 0) {
+        s->sent_ns = t0 + (uint64_t)((double)(sent + (uint64_t)nb) * ns_per_request);
+        if (now > s->sent_ns + 1000000ull) behind++; /* left over 1 ms late */
+      }
       iov[nb].iov_base = out[nb].b;
       iov[nb].iov_len = out[nb].len;
       memset(&msgs[nb].msg_hdr, 0, sizeof msgs[nb].msg_hdr);
@@ -530,10 +550,17 @@ int main(int argc, char **argv) {
     outstanding += nb;
     sent += (uint64_t)nb;
 
-    /* Wait for replies: at most until the earliest timeout, 1 ms granularity. */
+    /* Wait for replies: at most 1 ms (timeouts are scanned every ms), or until the next
+       scheduled request under open load. */
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int wait_ms = 1;
-    if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) die("poll");
+    uint64_t wait_ns = 1000000ull;
+    if (opt.rate > 0 && sending) {
+      uint64_t next = t0 + (uint64_t)((double)(sent + 1) * ns_per_request);
+      uint64_t at = now_ns();
+      wait_ns = next > at ? (next - at < wait_ns ? next - at : wait_ns) : 0;
+    }
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)wait_ns};
+    if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR) die("ppoll");
     for (;;) {
       for (int i = 0; i < BATCH; i++) {
         iov[i].iov_base = in[i];
@@ -612,12 +639,14 @@ int main(int argc, char **argv) {
   static const char *names[] = {"pap", "chap", "mschapv2", "acct", "acct-start"};
   printf("{\"server\":\"%s\",\"mode\":\"%s\",\"window\":%d,\"duration_s\":%.3f,\"sent\":%llu,"
          "\"ok\":%llu,\"rejects\":%llu,\"bad\":%llu,\"timeouts\":%llu,\"late\":%llu,"
-         "\"rps\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"gen_cpu_pct\":%.1f}\n",
+         "\"rps\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"rate\":%.0f,"
+         "\"behind\":%llu,\"gen_cpu_pct\":%.1f}\n",
          opt.server, names[opt.mode], opt.window, measured, (unsigned long long)sent,
          (unsigned long long)ok, (unsigned long long)rejects, (unsigned long long)bad,
          (unsigned long long)timeouts, (unsigned long long)late,
          measured > 0 ? (double)answered_in_time / measured : 0.0, percentile(0.5),
-         percentile(0.99), wall > 0 ? 100.0 * cpu / wall : 0.0);
+         percentile(0.99), percentile(0.999), opt.rate, (unsigned long long)behind,
+         wall > 0 ? 100.0 * cpu / wall : 0.0);
   close(fd);
   return 0;
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export type AccountingStatus = 'start' | 'interim' | 'stop' | 'accounting-on' | 'accounting-off';
 
@@ -36,8 +36,6 @@ export interface AccountingEvent {
 
 /** The unique session id: NAS identity + Acct-Session-Id + User-Name (as rlm_sql's acct_unique). */
 export function uniqueSessionId(nas: string, acctSessionId: string, username: string): string {
-  return createHash('sha256')
-    .update(`${nas}\0${acctSessionId}\0${username}`)
-    .digest('hex')
-    .slice(0, 32);
+  // One-shot crypto.hash (Node >= 20.12): the same digest as createHash, at half the cost.
+  return hash('sha256', `${nas}\0${acctSessionId}\0${username}`, 'hex').slice(0, 32);
 }

@@ -66,16 +66,6 @@ export function transition(existing: SessionState | undefined, ev: AccountingEve
     ev.sessionTime !== undefined
       ? delta(ev.sessionTime, existing.session_time)
       : Math.max(0, Math.round((ev.at - existing.last_event_at) / 1000));
-  const { started_at: _s, ...all } = columns(ev);
-  // An update without the line's details (some NASes send them only in Start) keeps them.
-  const cols = Object.fromEntries(
-    Object.entries(all).filter(
-      ([k, v]) => v !== null || k === 'stopped_at' || k === 'terminate_cause',
-    ),
-  ) as Partial<typeof all>;
-  // Without Acct-Session-Time the stored time moves on by what was counted; resetting it to 0
-  // would make the next update count the whole session again.
-  if (ev.sessionTime === undefined) cols.session_time = existing.session_time + dSecs;
   // An update measured before the session was closed (spooled by a NAS before its reboot,
   // delivered after the Accounting-On) brings its bytes but does not reopen the session: an
   // open session would hold the member's Port-Limit slot. A later one does (a lost session).
@@ -84,12 +74,35 @@ export function transition(existing: SessionState | undefined, ev: AccountingEve
     ev.status !== 'stop' &&
     existing.stopped_at !== null &&
     ev.at <= existing.stopped_at;
-  if (closedBefore) {
-    delete cols.state;
-    delete cols.stopped_at;
-    delete cols.terminate_cause;
+  const stopped = ev.status === 'stop';
+  // Written field by field (this runs for every record): the counters as reported; the line's
+  // details only when sent (some NASes send them only in Start); started_at never changes.
+  const state: SessionState = { ...existing };
+  if (!closedBefore) {
+    state.state = stopped ? 'stopped' : 'open';
+    state.stopped_at = stopped ? ev.at : null;
+    state.terminate_cause = ev.terminateCause ?? null;
+    state.inferred = 0;
   }
-  const state: SessionState = { ...existing, ...cols, ...(closedBefore ? {} : { inferred: 0 }) };
+  state.updated_at = ev.at;
+  state.last_event_at = ev.at;
+  state.bytes_in = ev.bytesIn;
+  state.bytes_out = ev.bytesOut;
+  state.packets_in = ev.packetsIn;
+  state.packets_out = ev.packetsOut;
+  // Without Acct-Session-Time the stored time moves on by what was counted; resetting it to 0
+  // would make the next update count the whole session again.
+  state.session_time = ev.sessionTime ?? existing.session_time + dSecs;
+  if (ev.interimInterval !== undefined) state.interim_interval = ev.interimInterval;
+  if (ev.nasIdentifier !== undefined) state.nas_identifier = ev.nasIdentifier;
+  if (ev.nasIp !== undefined) state.nas_ip = ev.nasIp;
+  if (ev.nasPortId !== undefined) state.nas_port_id = ev.nasPortId;
+  if (ev.calledStationId !== undefined) state.called_station_id = ev.calledStationId;
+  if (ev.callingStationId !== undefined) state.calling_station_id = ev.callingStationId;
+  if (ev.circuitId !== undefined) state.circuit_id = ev.circuitId;
+  if (ev.framedIp !== undefined) state.framed_ip = ev.framedIp;
+  if (ev.framedIpv6Prefix !== undefined) state.framed_ipv6_prefix = ev.framedIpv6Prefix;
+  if (ev.delegatedPrefix !== undefined) state.delegated_prefix = ev.delegatedPrefix;
   const usage = usageAdds(
     existing.username_key,
     existing.username,
@@ -160,15 +173,23 @@ export async function applyBatch(
   return out;
 }
 
-async function applySegment(
-  db: Db,
+/**
+ * What a segment of records (no Accounting-On/Off among them) does, computed without the
+ * database from the sessions they touch as stored (`stored`, by unique_id): the outcome of
+ * each record, the sessions to write (in key order, so that two writers lock rows in the same
+ * order) and the usage to add (summed per subscriber and day, in key order).
+ */
+export interface SegmentPlan {
+  applied: Applied[];
+  sessions: SessionState[];
+  usage: UsageAdd[];
+}
+
+export function planSegment(
+  stored: ReadonlyMap<string, SessionState>,
   events: readonly AccountingEvent[],
-  opts: ApplyOptions,
-): Promise<Applied[]> {
-  const ids = [...new Set(events.map((e) => e.uniqueId))];
-  if (opts.serialize) await lockSessions(db, ids);
-  const known = new Map<string, SessionState>();
-  for (const r of await readSessions(db, ids)) known.set(r.unique_id, r);
+): SegmentPlan {
+  const known = new Map(stored);
   const changed = new Map<string, SessionState>();
   const usage = new Map<string, UsageAdd>();
   const applied: Applied[] = [];
@@ -191,18 +212,28 @@ async function applySegment(
       }
     }
   }
-  // Rows in key order: two transactions upserting the same rows lock them in the same order.
-  await writeSessions(
-    db,
-    [...changed.values()].sort((a, b) => (a.unique_id < b.unique_id ? -1 : 1)),
-  );
-  await writeUsage(
-    db,
-    [...usage.values()].sort((a, b) =>
+  return {
+    applied,
+    sessions: [...changed.values()].sort((a, b) => (a.unique_id < b.unique_id ? -1 : 1)),
+    usage: [...usage.values()].sort((a, b) =>
       a.key === b.key ? (a.day < b.day ? -1 : 1) : a.key < b.key ? -1 : 1,
     ),
-  );
-  return applied;
+  };
+}
+
+async function applySegment(
+  db: Db,
+  events: readonly AccountingEvent[],
+  opts: ApplyOptions,
+): Promise<Applied[]> {
+  const ids = [...new Set(events.map((e) => e.uniqueId))];
+  if (opts.serialize) await lockSessions(db, ids);
+  const stored = new Map<string, SessionState>();
+  for (const r of await readSessions(db, ids)) stored.set(r.unique_id, r);
+  const plan = planSegment(stored, events);
+  await writeSessions(db, plan.sessions);
+  await writeUsage(db, plan.usage);
+  return plan.applied;
 }
 
 function delta(now: number, before: number): number {

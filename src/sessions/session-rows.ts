@@ -25,6 +25,9 @@ export interface UsageAdd {
   sessions: number;
 }
 
+/** The seed of the hash that makes a session's key an advisory lock's (every instance: one). */
+export const LOCK_SEED = 7431093;
+
 /**
  * Locks the sessions' keys for the rest of the transaction, in one order for everyone (no
  * deadlock between two batches). Advisory locks, not row locks: a session not yet in the
@@ -32,7 +35,7 @@ export interface UsageAdd {
  */
 export async function lockSessions(db: Db, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  await sql`select pg_advisory_xact_lock(h) from (select distinct hashtextextended(id, 7431093) as h from unnest(${ids}::text[]) as id) as k order by h`.execute(
+  await sql`select pg_advisory_xact_lock(h) from (select distinct hashtextextended(id, ${sql.lit(LOCK_SEED)}) as h from unnest(${ids}::text[]) as id) as k order by h`.execute(
     db,
   );
 }
@@ -72,7 +75,7 @@ const SESSION_COLUMNS = [
  * What an update of an existing session writes: never started_at (transition keeps it), so
  * that the index on it is not touched by every Interim-Update.
  */
-const UPDATED_COLUMNS = SESSION_COLUMNS.filter((c) => c !== 'started_at');
+export const UPDATED_COLUMNS = SESSION_COLUMNS.filter((c) => c !== 'started_at');
 
 /**
  * The sessions with these keys. One statement whose text does not depend on how many keys
@@ -98,7 +101,7 @@ function dialectOf(db: Db): 'postgres' | 'sqlite' {
 }
 
 /** Every session column but the identity, in one order for the statements below. */
-const ALL_SESSION_COLUMNS = [
+export const ALL_SESSION_COLUMNS = [
   'unique_id',
   'nas',
   'acct_session_id',
@@ -108,7 +111,7 @@ const ALL_SESSION_COLUMNS = [
 ] as const satisfies readonly (keyof SessionState)[];
 
 /** PostgreSQL array types for unnest, per column. */
-const PG_TYPE: Record<(typeof ALL_SESSION_COLUMNS)[number], string> = {
+export const PG_TYPE: Record<(typeof ALL_SESSION_COLUMNS)[number], string> = {
   unique_id: 'text',
   nas: 'text',
   acct_session_id: 'text',

@@ -9,8 +9,17 @@ export interface DayShare {
 
 const DAY = 86_400_000;
 
+// The last day formatted (accounting asks for the same few days again and again).
+let lastDay = Number.NaN;
+let lastDayText = '';
+
 export function utcDay(t: number): string {
-  return new Date(t).toISOString().slice(0, 10);
+  const day = Math.floor(t / DAY);
+  if (day !== lastDay) {
+    lastDayText = new Date(day * DAY).toISOString().slice(0, 10);
+    lastDay = day;
+  }
+  return lastDayText;
 }
 
 /**

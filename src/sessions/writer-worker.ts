@@ -48,6 +48,7 @@ if (!isMainThread && parentPort && isWriterData(workerData)) {
     });
     const writer = new AccountingWriter(store.db, {
       apply: data.apply,
+      sqlite: store.sqlite,
       onError: (err, records) => post({ t: 'error', message: (err as Error).message, records }),
     });
     let results: [number, WriteResult][] = [];

@@ -1,9 +1,13 @@
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
+import { PostgresAdapter } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { isConnectionError } from '../store/store.js';
 import type { AccountingEvent } from './event.js';
 import type { ApplyOptions } from './recorder.js';
 import { applyBatch, applyEvent } from './recorder.js';
+import { PgRecorder } from './pg-recorder.js';
+import { SqliteRecorder } from './sqlite-recorder.js';
 
 /**
  * What became of a record: committed; not stored because the database is away or too slow
@@ -21,6 +25,16 @@ export interface WriterOptions {
   onError?: (err: unknown, batchSize: number) => void;
   /** Passed to the recorder (several instances on one PostgreSQL: serialize). */
   apply?: ApplyOptions;
+  /**
+   * The store's own SQLite connection (Store.sqlite): batches are then applied synchronously
+   * with prepared statements (sqlite-recorder.ts) instead of through the query builder.
+   */
+  sqlite?: BetterSqlite3.Database;
+  /**
+   * PostgreSQL: batches in three round trips (pg-recorder.ts; the default) rather than through
+   * the query builder's transaction (false: for comparisons).
+   */
+  pgDirect?: boolean;
   now?: () => number;
 }
 
@@ -68,8 +82,12 @@ export class AccountingWriter implements RecordWriter {
   private readonly now: () => number;
   private readonly maxDelayMs: number;
   private readonly maxBatch: number;
+  private readonly sqlite: SqliteRecorder | undefined;
+  private readonly pg: PgRecorder | undefined;
   committed = 0;
   failed = 0;
+  /** Transactions attempted (batches), for the bench's records per batch. */
+  batches = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -81,6 +99,11 @@ export class AccountingWriter implements RecordWriter {
     this.maxDelayMs = opts.maxDelayMs ?? 0;
     this.maxBatch = opts.maxBatch ?? 256;
     this.now = opts.now ?? Date.now;
+    this.sqlite = opts.sqlite ? new SqliteRecorder(opts.sqlite) : undefined;
+    this.pg =
+      opts.pgDirect !== false && db.getExecutor().adapter instanceof PostgresAdapter
+        ? new PgRecorder(db, opts.apply)
+        : undefined;
   }
 
   /** Resolves true once the record is committed, false when it could not be. */
@@ -146,15 +169,18 @@ export class AccountingWriter implements RecordWriter {
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
+      this.batches++;
       this.inFlightSince = Math.min(...batch.map((w) => w.since));
       try {
-        await this.db.transaction().execute(async (trx) => {
-          await applyBatch(
-            trx,
-            batch.map((w) => w.ev),
-            this.opts.apply,
-          );
-        });
+        const events = batch.map((w) => w.ev);
+        // The synchronous path unless a query-builder transaction is open on the connection
+        // (another service's, between two of its awaits): then wait for it like any query.
+        if (this.sqlite && !this.sqlite.db.inTransaction) this.sqlite.applyBatch(events);
+        else if (this.pg) await this.pg.applyBatch(events);
+        else
+          await this.db.transaction().execute(async (trx) => {
+            await applyBatch(trx, events, this.opts.apply);
+          });
         this.settle(batch, 'committed');
       } catch (err) {
         if (batch.length === 1) {
@@ -181,6 +207,33 @@ export class AccountingWriter implements RecordWriter {
   private async oneByOne(batch: readonly Waiting[], batchErr: unknown): Promise<void> {
     const ok: Waiting[] = [];
     const refused: Waiting[] = [];
+    const sqlite = this.sqlite;
+    if (sqlite && !sqlite.db.inTransaction) {
+      try {
+        // Each record in a savepoint of its own (a nested better-sqlite3 transaction).
+        sqlite.db.transaction(() => {
+          for (const w of batch) {
+            try {
+              sqlite.applyBatch([w.ev]);
+              ok.push(w);
+            } catch (err) {
+              // The database's trouble, not the record's: none of the batch is stored.
+              if (!isRefusal(err)) throw err;
+              this.opts.onError?.(err, 1);
+              refused.push(w);
+            }
+          }
+        })();
+      } catch {
+        sqlite.forget(); // the records applied in savepoints were rolled back with the rest
+        this.opts.onError?.(batchErr, batch.length);
+        this.settle(batch, 'unavailable');
+        return;
+      }
+      this.settle(ok, 'committed');
+      this.settle(refused, 'refused');
+      return;
+    }
     try {
       const trx = await this.db.startTransaction().execute();
       try {

@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Store } from '../store/store.js';
+import { openStore } from '../store/store.js';
+import { POSTGRES_URL, testStores } from '../../test/helpers/stores.js';
+import type { AccountingEvent, AccountingStatus } from './event.js';
+import { uniqueSessionId } from './event.js';
+import { PgRecorder, sqlString, textArray } from './pg-recorder.js';
+import { applyBatch } from './recorder.js';
+import { AccountingWriter } from './writer.js';
+
+const T0 = Date.parse('2025-04-08T23:00:00Z'); // an hour before midnight: days are split
+
+/** Strings that quoting gets wrong first: quotes, backslashes, dollar tags, array syntax. */
+const NASTY = [
+  `o'brien@R`,
+  'back\\slash@R',
+  'dq"uote@R',
+  '$i$tag$i0$@R',
+  '{brace,comma}@R',
+  'NULL',
+  '',
+  ' spaced ',
+  'ünïcødé 😀@R',
+  'ends with $i',
+] as const;
+
+const LINES = [
+  { nas: 'collecte', sid: 'A1', user: 'alice@R' },
+  { nas: 'collecte', sid: 'B1', user: 'bob@R' },
+  { nas: 'vpn', sid: 'A1', user: `o'brien@R` },
+  { nas: 'vpn', sid: 'C"7', user: 'back\\slash@R' },
+] as const;
+
+function event(
+  status: AccountingStatus,
+  line: number,
+  at: number,
+  n: number,
+  withTime: boolean,
+  text: string | undefined,
+): AccountingEvent {
+  const l = LINES[line % LINES.length] ?? LINES[0];
+  const onOff = status === 'accounting-on';
+  return {
+    status,
+    nas: l.nas,
+    at,
+    uniqueId: onOff ? '' : uniqueSessionId(l.nas, l.sid, l.user),
+    acctSessionId: onOff ? '' : l.sid,
+    username: onOff ? '' : l.user,
+    bytesIn: n * 1000,
+    bytesOut: n * 3001,
+    packetsIn: n,
+    packetsOut: 2 * n,
+    sessionTime: withTime ? Math.round((at - T0) / 1000) : undefined,
+    terminateCause: status === 'stop' ? 'User-Request' : undefined,
+    nasIdentifier: text,
+    nasIp: '192.0.2.1',
+    nasPortId: n % 3 ? `port ${line}` : undefined,
+    calledStationId: undefined,
+    callingStationId: text,
+    circuitId: n % 4 ? undefined : 'F02GIL00007 eth 1/1/04/13/37/1/2:10',
+    framedIp: status === 'start' ? undefined : `10.0.0.${line}`,
+    framedIpv6Prefix: undefined,
+    delegatedPrefix: undefined,
+    interimInterval: n % 5 ? 300 : undefined,
+  };
+}
+
+const STATUSES: AccountingStatus[] = ['start', 'interim', 'interim', 'interim', 'stop'];
+
+/** Records as a NAS might send them: mostly in order, some late, counters that may restart. */
+const recordsArb = fc
+  .array(
+    fc.record({
+      status: fc.oneof(
+        { weight: 30, arbitrary: fc.constantFrom(...STATUSES) },
+        { weight: 1, arbitrary: fc.constant<AccountingStatus>('accounting-on') },
+      ),
+      line: fc.nat({ max: LINES.length - 1 }),
+      step: fc.integer({ min: -120, max: 900 }), // seconds; negative: a late record
+      count: fc.nat({ max: 5000 }),
+      withTime: fc.boolean(),
+      text: fc.option(fc.oneof(fc.constantFrom(...NASTY), fc.string({ unit: 'grapheme' })), {
+        nil: undefined,
+      }),
+    }),
+    { minLength: 1, maxLength: 40 },
+  )
+  .map((list) => {
+    let at = T0;
+    return list.map((r) => {
+      at += r.step * 1000;
+      return event(r.status, r.line, at, r.count, r.withTime, r.text);
+    });
+  });
+
+/** Batch boundaries: the records cut into consecutive batches. */
+function cut<T>(items: readonly T[], sizes: readonly number[]): T[][] {
+  const out: T[][] = [];
+  let i = 0;
+  for (let k = 0; i < items.length; k++) {
+    const n = sizes[k % Math.max(1, sizes.length)] ?? 1;
+    out.push(items.slice(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+async function tables(store: Store): Promise<unknown> {
+  const sessions = await sql`select * from sessions order by unique_id`.execute(store.db);
+  const usage = await sql`select * from usage_daily order by username_key, day`.execute(store.db);
+  return {
+    sessions: sessions.rows.map((r) => ({ ...(r as object), id: undefined })),
+    usage: usage.rows,
+  };
+}
+
+describe('quoting values into the text of a query', () => {
+  it('dollar-quotes with a tag the string does not close early', () => {
+    expect(sqlString('abc')).toBe('$i$abc$i$');
+    expect(sqlString('a$i$b')).toBe('$i0$a$i$b$i0$');
+    expect(sqlString('x$i')).toBe('$i0$x$i$i0$');
+    expect(sqlString('$i$$i0$')).toBe('$i1$$i$$i0$$i1$');
+  });
+
+  it('writes array elements quoted, escapes quotes and backslashes, NULL unquoted', () => {
+    expect(textArray(['a', null, 'NULL', '', 'q"b\\s', '{x,y}'])).toBe(
+      '{"a",NULL,"NULL","","q\\"b\\\\s","{x,y}"}',
+    );
+  });
+});
+
+const postgres = (await testStores()).find((s) => s.name === 'postgres');
+
+describe.runIf(postgres)('the PostgreSQL recorder (three round trips)', () => {
+  // Two schemas of this file's own: one written through the query builder, one directly.
+  const suffix = randomBytes(5).toString('hex');
+  const schemas = [`pgrec_builder_${suffix}`, `pgrec_direct_${suffix}`] as const;
+  const admin = async (text: string): Promise<void> => {
+    const c = new pg.Client({ connectionString: POSTGRES_URL });
+    await c.connect();
+    await c.query(text).finally(() => c.end());
+  };
+  const urlOf = (schema: string): string => {
+    const u = new URL(POSTGRES_URL);
+    u.searchParams.set('options', `-c search_path=${schema}`);
+    return u.toString();
+  };
+  let dir: string;
+  let viaBuilder: Store;
+  let viaDirect: Store;
+
+  beforeAll(async () => {
+    for (const s of schemas) await admin(`create schema ${s}`);
+  });
+  afterAll(async () => {
+    for (const s of schemas) await admin(`drop schema if exists ${s} cascade`);
+  });
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ispkit-pg-recorder-'));
+    viaBuilder = await openStore(urlOf(schemas[0]), dir);
+    viaDirect = await openStore(urlOf(schemas[1]), dir);
+    await viaBuilder.migrate();
+    await viaDirect.migrate();
+    await reset();
+  });
+  afterEach(async () => {
+    await viaBuilder.close();
+    await viaDirect.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function reset(): Promise<void> {
+    for (const s of [viaBuilder, viaDirect])
+      await sql`truncate sessions, usage_daily`.execute(s.db);
+  }
+
+  it('stores exactly what the query-builder path stores, for any records and batches', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        recordsArb,
+        fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 5 }),
+        fc.boolean(),
+        async (records, sizes, serialize) => {
+          await reset();
+          const recorder = new PgRecorder(viaDirect.db, { serialize });
+          for (const batch of cut(records, sizes)) {
+            const a = await viaBuilder.db
+              .transaction()
+              .execute((trx) => applyBatch(trx, batch, { serialize }));
+            const b = await recorder.applyBatch(batch);
+            expect(b).toEqual(a);
+          }
+          expect(await tables(viaDirect)).toEqual(await tables(viaBuilder));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('takes the sessions’ locks before it reads them (another instance waits, then sees the commit)', async () => {
+    const recorder = new PgRecorder(viaDirect.db, { serialize: true });
+    const other = new PgRecorder(viaDirect.db, { serialize: true });
+    const start = event('start', 0, T0, 0, true, undefined);
+    await recorder.applyBatch([start]);
+    // Two instances given the same Interim-Update at once, again and again: it counts once.
+    const interim = event('interim', 0, T0 + 60_000, 10, true, undefined);
+    // A third connection holds the session's row meanwhile: both read it before either writes
+    // unless the second waits for the first's lock before reading.
+    const holder = new pg.Client({ connectionString: urlOf(schemas[1]) });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select 1 from sessions for update');
+      const both = Promise.all([recorder.applyBatch([interim]), other.applyBatch([interim])]);
+      await new Promise((r) => setTimeout(r, 300));
+      await holder.query('commit');
+      await both;
+    } finally {
+      await holder.end();
+    }
+    const usage = await sql<{
+      bytes_in: number;
+    }>`select bytes_in from usage_daily`.execute(viaDirect.db);
+    expect(usage.rows.map((r) => Number(r.bytes_in))).toEqual([10_000]);
+  });
+
+  it('has PostgreSQL refuse a value it cannot store, and rolls the batch back', async () => {
+    const recorder = new PgRecorder(viaDirect.db, { serialize: true });
+    const ok = event('start', 0, T0, 0, true, 'fine');
+    const nul = event('start', 1, T0, 0, true, 'nul\u0000inside');
+    const err = await recorder.applyBatch([ok, nul]).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toMatch(/^22/);
+    expect(await tables(viaDirect)).toEqual({ sessions: [], usage: [] });
+    // The connection is usable again (no transaction left open on it).
+    expect(await recorder.applyBatch([ok])).toEqual(['created']);
+  });
+
+  it('is what the writer uses on PostgreSQL, refusals and all', async () => {
+    const writer = new AccountingWriter(viaDirect.db, { apply: { serialize: true } });
+    const results = await Promise.all([
+      writer.write(event('start', 0, T0, 0, true, undefined)),
+      writer.write(event('start', 1, T0, 0, true, 'nul\u0000inside')),
+      writer.write(event('interim', 0, T0 + 60_000, 10, true, `it's "quoted"`)),
+    ]);
+    expect(results).toEqual(['committed', 'refused', 'committed']);
+    const t = (await tables(viaDirect)) as {
+      sessions: { username: string; bytes_in: number; calling_station_id: string }[];
+    };
+    expect(t.sessions.map((s) => [s.username, s.bytes_in, s.calling_station_id])).toEqual([
+      ['alice@R', 10_000, `it's "quoted"`],
+    ]);
+  });
+});

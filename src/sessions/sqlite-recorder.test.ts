@@ -1,0 +1,216 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import fc from 'fast-check';
+import { sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Store } from '../store/store.js';
+import { openStore } from '../store/store.js';
+import type { AccountingEvent, AccountingStatus } from './event.js';
+import { uniqueSessionId } from './event.js';
+import { applyBatch } from './recorder.js';
+import { SqliteRecorder } from './sqlite-recorder.js';
+import { AccountingWriter } from './writer.js';
+
+const T0 = Date.parse('2025-04-08T23:00:00Z'); // an hour before midnight: days are split
+const LINES = [
+  { nas: 'collecte', sid: 'A1', user: 'alice@R' },
+  { nas: 'collecte', sid: 'B1', user: 'bob@R' },
+  { nas: 'vpn', sid: 'A1', user: 'alice@R' },
+  { nas: 'vpn', sid: 'C7', user: 'carol@r' },
+] as const;
+
+function event(
+  status: AccountingStatus,
+  line: number,
+  at: number,
+  n: number,
+  withTime: boolean,
+): AccountingEvent {
+  const l = LINES[line % LINES.length] ?? LINES[0];
+  const onOff = status === 'accounting-on';
+  return {
+    status,
+    nas: l.nas,
+    at,
+    uniqueId: onOff ? '' : uniqueSessionId(l.nas, l.sid, l.user),
+    acctSessionId: onOff ? '' : l.sid,
+    username: onOff ? '' : l.user,
+    bytesIn: n * 1000,
+    bytesOut: n * 3001,
+    packetsIn: n,
+    packetsOut: 2 * n,
+    sessionTime: withTime ? Math.round((at - T0) / 1000) : undefined,
+    terminateCause: status === 'stop' ? 'User-Request' : undefined,
+    nasIdentifier: n % 2 ? l.nas : undefined,
+    nasIp: '192.0.2.1',
+    nasPortId: n % 3 ? `port ${line}` : undefined,
+    calledStationId: undefined,
+    callingStationId: undefined,
+    circuitId: n % 4 ? undefined : 'F02GIL00007 eth 1/1/04/13/37/1/2:10',
+    framedIp: status === 'start' ? undefined : `10.0.0.${line}`,
+    framedIpv6Prefix: undefined,
+    delegatedPrefix: undefined,
+    interimInterval: n % 5 ? 300 : undefined,
+  };
+}
+
+const STATUSES: AccountingStatus[] = ['start', 'interim', 'interim', 'interim', 'stop'];
+
+/** Records as a NAS might send them: mostly in order, some late, counters that may restart. */
+const recordsArb = fc
+  .array(
+    fc.record({
+      status: fc.oneof(
+        { weight: 30, arbitrary: fc.constantFrom(...STATUSES) },
+        { weight: 1, arbitrary: fc.constant<AccountingStatus>('accounting-on') },
+      ),
+      line: fc.nat({ max: LINES.length - 1 }),
+      step: fc.integer({ min: -120, max: 900 }), // seconds; negative: a late record
+      count: fc.nat({ max: 5000 }),
+      withTime: fc.boolean(),
+    }),
+    { minLength: 1, maxLength: 60 },
+  )
+  .map((list) => {
+    let at = T0;
+    return list.map((r) => {
+      at += r.step * 1000;
+      return event(r.status, r.line, at, r.count, r.withTime);
+    });
+  });
+
+/** Batch boundaries: the records cut into consecutive batches of 1 to 9. */
+function cut<T>(items: readonly T[], sizes: readonly number[]): T[][] {
+  const out: T[][] = [];
+  let i = 0;
+  for (let k = 0; i < items.length; k++) {
+    const n = sizes[k % Math.max(1, sizes.length)] ?? 1;
+    out.push(items.slice(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+async function tables(store: Store): Promise<unknown> {
+  const sessions = await sql`select * from sessions order by unique_id`.execute(store.db);
+  const usage = await sql`select * from usage_daily order by username_key, day`.execute(store.db);
+  return {
+    sessions: sessions.rows.map((r) => ({ ...(r as object), id: undefined })),
+    usage: usage.rows,
+  };
+}
+
+describe('the SQLite recorder (synchronous, prepared statements, session cache)', () => {
+  let dir: string;
+  let viaBuilder: Store;
+  let viaSqlite: Store;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ispkit-sqlite-recorder-'));
+    viaBuilder = await openStore('sqlite:builder.db', dir);
+    viaSqlite = await openStore('sqlite:direct.db', dir);
+    await viaBuilder.migrate();
+    await viaSqlite.migrate();
+  });
+  afterEach(async () => {
+    await viaBuilder.close();
+    await viaSqlite.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const builderApply = (events: readonly AccountingEvent[]) =>
+    viaBuilder.db.transaction().execute((trx) => applyBatch(trx, events));
+
+  async function reset(): Promise<void> {
+    for (const s of [viaBuilder, viaSqlite]) {
+      await sql`delete from sessions`.execute(s.db);
+      await sql`delete from usage_daily`.execute(s.db);
+    }
+  }
+
+  it('stores exactly what the query-builder path stores, for any records and batches', async () => {
+    const rawDb = viaSqlite.sqlite;
+    if (!rawDb) throw new Error('no SQLite connection');
+    await fc.assert(
+      fc.asyncProperty(
+        recordsArb,
+        fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 5 }),
+        async (records, sizes) => {
+          await reset();
+          const recorder = new SqliteRecorder(rawDb);
+          for (const batch of cut(records, sizes)) {
+            const a = await builderApply(batch);
+            const b = recorder.applyBatch(batch);
+            expect(b).toEqual(a);
+          }
+          expect(await tables(viaSqlite)).toEqual(await tables(viaBuilder));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('sees a change by another connection between two batches (the cache is dropped)', async () => {
+    const rawDb = viaSqlite.sqlite;
+    if (!rawDb) throw new Error('no SQLite connection');
+    const recorder = new SqliteRecorder(rawDb);
+    const start = [event('start', 0, T0, 0, true)];
+    recorder.applyBatch(start);
+    await builderApply(start);
+    // Another process (the reaper, the CLI) closes the session as lost.
+    const other = new BetterSqlite3(join(dir, 'direct.db'));
+    const lost = `update sessions set state = 'lost', inferred = 1, stopped_at = ${T0 + 1000}, terminate_cause = 'Lost-Carrier'`;
+    other.exec(lost);
+    other.close();
+    await sql.raw(lost).execute(viaBuilder.db);
+    // An update measured before the close brings bytes but must not reopen it.
+    const late = [event('interim', 0, T0 + 500, 7, true)];
+    recorder.applyBatch(late);
+    await builderApply(late);
+    const t = (await tables(viaSqlite)) as { sessions: { state: string }[] };
+    expect(t.sessions[0]?.state).toBe('lost');
+    expect(t).toEqual(await tables(viaBuilder));
+  });
+
+  it('sees a change made on its own connection outside its batches', async () => {
+    const rawDb = viaSqlite.sqlite;
+    if (!rawDb) throw new Error('no SQLite connection');
+    const recorder = new SqliteRecorder(rawDb);
+    const start = [event('start', 1, T0, 0, true)];
+    recorder.applyBatch(start);
+    await builderApply(start);
+    const lost = sql`update sessions set state = 'lost', inferred = 1, stopped_at = ${T0 + 1000}`;
+    await lost.execute(viaSqlite.db); // the same connection, through the query builder
+    await lost.execute(viaBuilder.db);
+    const late = [event('interim', 1, T0 + 500, 9, true)];
+    recorder.applyBatch(late);
+    await builderApply(late);
+    const t = (await tables(viaSqlite)) as { sessions: { state: string }[] };
+    expect(t.sessions[0]?.state).toBe('lost');
+    expect(t).toEqual(await tables(viaBuilder));
+  });
+
+  it('refuses one record without losing the rest of its batch, and forgets what rolled back', async () => {
+    const rawDb = viaSqlite.sqlite;
+    if (!rawDb) throw new Error('no SQLite connection');
+    // The database refuses Bob's sessions (a constraint of the operator's own).
+    rawDb.exec(`create trigger refuse_bob before insert on sessions when new.username = 'bob@R'
+      begin select raise(abort, 'bob is refused'); end`);
+    const writer = new AccountingWriter(viaSqlite.db, { sqlite: rawDb });
+    const results = await Promise.all([
+      writer.write(event('start', 0, T0, 0, true)),
+      writer.write(event('start', 1, T0, 0, true)),
+      writer.write(event('interim', 0, T0 + 60_000, 10, true)),
+    ]);
+    expect(results).toEqual(['committed', 'refused', 'committed']);
+    await writer.write(event('interim', 0, T0 + 120_000, 30, true));
+    const t = (await tables(viaSqlite)) as {
+      sessions: { username: string; bytes_in: number }[];
+      usage: { bytes_in: number }[];
+    };
+    expect(t.sessions.map((s) => [s.username, s.bytes_in])).toEqual([['alice@R', 30_000]]);
+    expect(t.usage.map((u) => u.bytes_in)).toEqual([30_000]);
+  });
+});

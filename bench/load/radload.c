@@ -558,6 +558,10 @@ int main(int argc, char **argv) {
       uint64_t next = t0 + (uint64_t)((double)(sent + 1) * ns_per_request);
       uint64_t at = now_ns();
       wait_ns = next > at ? (next - at < wait_ns ? next - at : wait_ns) : 0;
+      /* Wake at most every 200 µs and send what came due in one sendmmsg: waking for every
+         request cost the generator half a core at 13,000/s, taken from the server it measures.
+         A request waits at most 200 µs for its tick, counted in its latency for every server. */
+      if (wait_ns < 200000ull) wait_ns = 200000ull;
     }
     struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)wait_ns};
     if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR) die("ppoll");

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { uniqueSessionId } from '../src/sessions/event.js';
 import type { AccountingEvent } from '../src/sessions/event.js';
@@ -70,6 +71,9 @@ const store = await openStore(url, dir);
 if (process.env.BENCH_PRAGMA) store.sqlite?.pragma(process.env.BENCH_PRAGMA);
 try {
   await store.migrate();
+  // A statement to run after the migrations (A/B of a storage setting), e.g.
+  // BENCH_SQL='alter table usage_daily set (fillfactor = 100)'.
+  if (process.env.BENCH_SQL) await sql.raw(process.env.BENCH_SQL).execute(store.db);
   const writer = new AccountingWriter(store.db, {
     apply: { serialize: store.dialect === 'postgres' },
     sqlite: process.env.BENCH_WRITER_KYSELY ? undefined : store.sqlite,

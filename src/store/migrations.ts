@@ -312,5 +312,17 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    // Every accounting batch adds to usage_daily rows in place: with full pages (fillfactor
+    // 100) a third of those updates could not stay on their page and rewrote both indexes.
+    '0008_usage_hot': {
+      async up(db: Kysely<unknown>) {
+        if (dialect === 'postgres')
+          await sql`alter table usage_daily set (fillfactor = 80)`.execute(db);
+      },
+      async down(db: Kysely<unknown>) {
+        if (dialect === 'postgres')
+          await sql`alter table usage_daily reset (fillfactor)`.execute(db);
+      },
+    },
   };
 }

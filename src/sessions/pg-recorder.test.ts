@@ -9,13 +9,17 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/store.js';
 import { POSTGRES_URL, testStores } from '../../test/helpers/stores.js';
+import {
+  accountingEvent,
+  accountingTables as tables,
+  cut,
+  recordsArb,
+  T0,
+} from '../../test/helpers/accounting-records.js';
 import type { AccountingEvent, AccountingStatus } from './event.js';
-import { uniqueSessionId } from './event.js';
 import { PgRecorder, sqlString, textArray } from './pg-recorder.js';
 import { applyBatch } from './recorder.js';
 import { AccountingWriter } from './writer.js';
-
-const T0 = Date.parse('2025-04-08T23:00:00Z'); // an hour before midnight: days are split
 
 /** Strings that quoting gets wrong first: quotes, backslashes, dollar tags, array syntax. */
 const NASTY = [
@@ -38,90 +42,22 @@ const LINES = [
   { nas: 'vpn', sid: 'C"7', user: 'back\\slash@R' },
 ] as const;
 
-function event(
+const event = (
   status: AccountingStatus,
   line: number,
   at: number,
   n: number,
   withTime: boolean,
   text: string | undefined,
-): AccountingEvent {
-  const l = LINES[line % LINES.length] ?? LINES[0];
-  const onOff = status === 'accounting-on';
-  return {
-    status,
-    nas: l.nas,
-    at,
-    uniqueId: onOff ? '' : uniqueSessionId(l.nas, l.sid, l.user),
-    acctSessionId: onOff ? '' : l.sid,
-    username: onOff ? '' : l.user,
-    bytesIn: n * 1000,
-    bytesOut: n * 3001,
-    packetsIn: n,
-    packetsOut: 2 * n,
-    sessionTime: withTime ? Math.round((at - T0) / 1000) : undefined,
-    terminateCause: status === 'stop' ? 'User-Request' : undefined,
-    nasIdentifier: text,
-    nasIp: '192.0.2.1',
-    nasPortId: n % 3 ? `port ${line}` : undefined,
-    calledStationId: undefined,
-    callingStationId: text,
-    circuitId: n % 4 ? undefined : 'F02GIL00007 eth 1/1/04/13/37/1/2:10',
-    framedIp: status === 'start' ? undefined : `10.0.0.${line}`,
-    framedIpv6Prefix: undefined,
-    delegatedPrefix: undefined,
-    interimInterval: n % 5 ? 300 : undefined,
-  };
-}
+): AccountingEvent => accountingEvent(status, line, at, n, withTime, { lines: LINES, text });
 
-const STATUSES: AccountingStatus[] = ['start', 'interim', 'interim', 'interim', 'stop'];
-
-/** Records as a NAS might send them: mostly in order, some late, counters that may restart. */
-const recordsArb = fc
-  .array(
-    fc.record({
-      status: fc.oneof(
-        { weight: 30, arbitrary: fc.constantFrom(...STATUSES) },
-        { weight: 1, arbitrary: fc.constant<AccountingStatus>('accounting-on') },
-      ),
-      line: fc.nat({ max: LINES.length - 1 }),
-      step: fc.integer({ min: -120, max: 900 }), // seconds; negative: a late record
-      count: fc.nat({ max: 5000 }),
-      withTime: fc.boolean(),
-      text: fc.option(fc.oneof(fc.constantFrom(...NASTY), fc.string({ unit: 'grapheme' })), {
-        nil: undefined,
-      }),
-    }),
-    { minLength: 1, maxLength: 40 },
-  )
-  .map((list) => {
-    let at = T0;
-    return list.map((r) => {
-      at += r.step * 1000;
-      return event(r.status, r.line, at, r.count, r.withTime, r.text);
-    });
-  });
-
-/** Batch boundaries: the records cut into consecutive batches. */
-function cut<T>(items: readonly T[], sizes: readonly number[]): T[][] {
-  const out: T[][] = [];
-  let i = 0;
-  for (let k = 0; i < items.length; k++) {
-    const n = sizes[k % Math.max(1, sizes.length)] ?? 1;
-    out.push(items.slice(i, i + n));
-    i += n;
-  }
-  return out;
-}
-
-async function tables(store: Store): Promise<unknown> {
-  const sessions = await sql`select * from sessions order by unique_id`.execute(store.db);
-  const usage = await sql`select * from usage_daily order by username_key, day`.execute(store.db);
-  return {
-    sessions: sessions.rows.map((r) => ({ ...(r as object), id: undefined })),
-    usage: usage.rows,
-  };
-}
+const records = recordsArb({
+  lines: LINES,
+  text: fc.option(fc.oneof(fc.constantFrom(...NASTY), fc.string({ unit: 'grapheme' })), {
+    nil: undefined,
+  }),
+  maxLength: 40,
+});
 
 describe('quoting values into the text of a query', () => {
   it('dollar-quotes with a tag the string does not close early', () => {
@@ -186,7 +122,7 @@ describe.runIf(postgres)('the PostgreSQL recorder (three round trips)', () => {
   it('stores exactly what the query-builder path stores, for any records and batches', async () => {
     await fc.assert(
       fc.asyncProperty(
-        recordsArb,
+        records,
         fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 5 }),
         fc.boolean(),
         async (records, sizes, serialize) => {

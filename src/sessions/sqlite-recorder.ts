@@ -27,40 +27,12 @@ function valuesOf(s: SessionState, columns: readonly Column[], last?: Column): u
   return out;
 }
 
-/** The columns read, in the order fromRow expects them. */
-const READ = [
-  'unique_id',
-  'nas',
-  'acct_session_id',
-  'username',
-  'username_key',
-  'state',
-  'inferred',
-  'started_at',
-  'updated_at',
-  'stopped_at',
-  'last_event_at',
-  'terminate_cause',
-  'bytes_in',
-  'bytes_out',
-  'packets_in',
-  'packets_out',
-  'session_time',
-  'interim_interval',
-  'nas_identifier',
-  'nas_ip',
-  'nas_port_id',
-  'called_station_id',
-  'calling_station_id',
-  'circuit_id',
-  'framed_ip',
-  'framed_ipv6_prefix',
-  'delegated_prefix',
-] as const satisfies readonly Column[];
-
 type Row = unknown[];
 
-/** A row read with READ's columns, as one object literal (one shape for every session). */
+/**
+ * A row read with ALL_SESSION_COLUMNS, in that order, as one object literal (one shape for
+ * every session; the property test in sqlite-recorder.test.ts catches an order gone wrong).
+ */
 function fromRow(r: Row): SessionState {
   return {
     unique_id: r[0] as string,
@@ -126,7 +98,9 @@ export class SqliteRecorder {
   ) {
     const set = (list: readonly string[]): string => list.map((c) => `${c} = ?`).join(', ');
     this.select = db
-      .prepare<[string], Row>(`select ${READ.join(', ')} from sessions where unique_id = ?`)
+      .prepare<[string], Row>(
+        `select ${ALL_SESSION_COLUMNS.join(', ')} from sessions where unique_id = ?`,
+      )
       .raw(true);
     this.insert = db.prepare(
       `insert into sessions (${ALL_SESSION_COLUMNS.join(', ')})

@@ -4,6 +4,10 @@
  * Start → Interim → Stop over 10,000 members. Prints records per second and the process's CPU
  * per record. URL: `sqlite:ispkit.db` (default; in a temp dir) or a postgres:// URL (a schema of
  * its own is created and dropped). `--cpu-prof` on node gives the profile.
+ *
+ * A/B switches (environment): BENCH_WRITER_KYSELY=1 (the query-builder path on either store),
+ * BENCH_SESSION_CACHE=N (SQLite: open sessions kept between batches; 0: none),
+ * BENCH_WINDOW=N, BENCH_PRAGMA='…' (SQLite), BENCH_SQL='…' (run after the migrations).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -77,6 +81,10 @@ try {
   const writer = new AccountingWriter(store.db, {
     apply: { serialize: store.dialect === 'postgres' },
     sqlite: process.env.BENCH_WRITER_KYSELY ? undefined : store.sqlite,
+    // BENCH_SESSION_CACHE=0: the SQLite recorder selects every session (A/B of its cache).
+    sqliteSessionCache: process.env.BENCH_SESSION_CACHE
+      ? Number(process.env.BENCH_SESSION_CACHE)
+      : undefined,
     pgDirect: !process.env.BENCH_WRITER_KYSELY,
   });
   let next = 0;

@@ -30,6 +30,8 @@ export interface WriterOptions {
    * with prepared statements (sqlite-recorder.ts) instead of through the query builder.
    */
   sqlite?: BetterSqlite3.Database;
+  /** With `sqlite`: how many open sessions the recorder keeps between batches (0: none). */
+  sqliteSessionCache?: number;
   /**
    * PostgreSQL: batches in three round trips (pg-recorder.ts; the default) rather than through
    * the query builder's transaction (false: for comparisons).
@@ -99,7 +101,9 @@ export class AccountingWriter implements RecordWriter {
     this.maxDelayMs = opts.maxDelayMs ?? 0;
     this.maxBatch = opts.maxBatch ?? 256;
     this.now = opts.now ?? Date.now;
-    this.sqlite = opts.sqlite ? new SqliteRecorder(opts.sqlite) : undefined;
+    this.sqlite = opts.sqlite
+      ? new SqliteRecorder(opts.sqlite, opts.sqliteSessionCache)
+      : undefined;
     this.pg =
       opts.pgDirect !== false && db.getExecutor().adapter instanceof PostgresAdapter
         ? new PgRecorder(db, opts.apply)

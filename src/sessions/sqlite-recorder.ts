@@ -1,11 +1,11 @@
 /**
  * The recorder on SQLite's own connection (better-sqlite3), synchronously and with prepared
  * statements: the same model (recorder.ts: transition, planSegment) as the query-builder path,
- * at a fraction of its cost. Building and compiling a 64-row upsert through the query builder
- * cost more than SQLite's own work; a prepared statement run per row does not, and an update
- * that leaves a session's state as it was rewrites no index entry. Values are bound by
- * position and rows read as arrays: binding by name and building row objects in the driver
- * cost more than SQLite's own work (perf record of npm run bench:writer).
+ * at less than half its cost (npm run bench:writer). Building and compiling a 64-row upsert
+ * through the query builder cost more than SQLite's own work; a prepared statement run per row
+ * does not, and an update that leaves a session's state as it was rewrites no index entry.
+ * Values are bound by position and rows read as arrays: binding by name and building row
+ * objects inside the driver showed above SQLite itself in `perf record`.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { AccountingEvent } from './event.js';

@@ -8,6 +8,7 @@ import type { Store } from '../store/store.js';
 import { openStore } from '../store/store.js';
 import { SEED_ACCOUNTING_REQUEST } from '../../test/fixtures/seed.js';
 import { testStores } from '../../test/helpers/stores.js';
+import { accountingRecord } from '../../test/helpers/accounting-records.js';
 import type { AccountingEvent, AccountingStatus } from './event.js';
 import { uniqueSessionId } from './event.js';
 import type { SessionRecord } from './queries.js';
@@ -29,31 +30,16 @@ function ev(
   const acctSessionId = over.acctSessionId ?? '81004567';
   const username = over.username ?? USER;
   const onOff = status === 'accounting-on' || status === 'accounting-off';
-  return {
-    status,
-    nas,
-    at,
-    uniqueId: onOff ? '' : uniqueSessionId(nas, acctSessionId, username),
-    acctSessionId: onOff ? '' : acctSessionId,
-    username: onOff ? '' : username,
-    bytesIn: 0,
-    bytesOut: 0,
-    packetsIn: 0,
-    packetsOut: 0,
-    sessionTime: onOff ? undefined : Math.round((at - T0) / 1000),
-    terminateCause: undefined,
-    nasIdentifier: undefined,
-    nasIp: undefined,
-    nasPortId: undefined,
-    calledStationId: undefined,
-    callingStationId: undefined,
-    circuitId: undefined,
-    framedIp: undefined,
-    framedIpv6Prefix: undefined,
-    delegatedPrefix: undefined,
-    interimInterval: undefined,
+  if (onOff)
+    return accountingRecord(status, nas, '', '', at, {
+      uniqueId: '',
+      sessionTime: undefined,
+      ...over,
+    });
+  return accountingRecord(status, nas, acctSessionId, username, at, {
+    sessionTime: Math.round((at - T0) / 1000),
     ...over,
-  };
+  });
 }
 
 /** The seed's Interim-Update as the server decodes it. */

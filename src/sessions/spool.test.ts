@@ -2,34 +2,19 @@ import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { accountingRecord } from '../../test/helpers/accounting-records.js';
 import type { AccountingEvent } from './event.js';
 import { AccountingSpool } from './spool.js';
 
 function ev(i: number): AccountingEvent {
-  return {
-    status: 'interim',
-    nas: 'collecte',
-    at: 1_700_000_000_000 + i,
+  return accountingRecord('interim', 'collecte', `s${i}`, `m${i}@R`, 1_700_000_000_000 + i, {
     uniqueId: `u${i}`,
-    acctSessionId: `s${i}`,
-    username: `m${i}@R`,
     bytesIn: i,
     bytesOut: 2 * i,
-    packetsIn: 0,
-    packetsOut: 0,
     sessionTime: i,
-    terminateCause: undefined,
-    nasIdentifier: undefined,
-    nasIp: undefined,
-    nasPortId: undefined,
-    calledStationId: undefined,
-    callingStationId: undefined,
     circuitId: 'é-line 7',
-    framedIp: undefined,
-    framedIpv6Prefix: undefined,
-    delegatedPrefix: undefined,
     interimInterval: 60,
-  };
+  });
 }
 
 describe('the accounting spool', () => {

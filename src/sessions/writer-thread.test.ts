@@ -3,36 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../store/store.js';
+import { accountingRecord } from '../../test/helpers/accounting-records.js';
 import type { AccountingEvent } from './event.js';
-import { uniqueSessionId } from './event.js';
 import { WriterThread } from './writer-thread.js';
 import { writerWorkerScript } from './writer-worker.js';
 
 function start(i: number): AccountingEvent {
-  return {
-    status: 'start',
-    nas: 'n',
-    at: 1_700_000_000_000,
-    uniqueId: uniqueSessionId('n', `S${i}`, `m${i}@R`),
-    acctSessionId: `S${i}`,
-    username: `m${i}@R`,
-    bytesIn: 0,
-    bytesOut: 0,
-    packetsIn: 0,
-    packetsOut: 0,
-    sessionTime: 0,
-    terminateCause: undefined,
-    nasIdentifier: undefined,
-    nasIp: undefined,
-    nasPortId: undefined,
-    calledStationId: undefined,
-    callingStationId: undefined,
-    circuitId: undefined,
-    framedIp: undefined,
-    framedIpv6Prefix: undefined,
-    delegatedPrefix: undefined,
-    interimInterval: undefined,
-  };
+  return accountingRecord('start', 'n', `S${i}`, `m${i}@R`, 1_700_000_000_000);
 }
 
 describe('the accounting writer thread', () => {

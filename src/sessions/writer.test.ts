@@ -6,38 +6,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../store/store.js';
 import { openStore } from '../store/store.js';
 import { testStores } from '../../test/helpers/stores.js';
+import { accountingRecord } from '../../test/helpers/accounting-records.js';
 import type { AccountingEvent } from './event.js';
-import { uniqueSessionId } from './event.js';
 import { AccountingWriter } from './writer.js';
 
 const stores = await testStores();
 const T0 = Date.parse('2025-04-08T10:00:00Z');
 
 function start(username: string, acctSessionId: string): AccountingEvent {
-  return {
-    status: 'start',
-    nas: 'collecte',
-    at: T0,
-    uniqueId: uniqueSessionId('collecte', acctSessionId, username),
-    acctSessionId,
-    username,
-    bytesIn: 0,
-    bytesOut: 0,
-    packetsIn: 0,
-    packetsOut: 0,
-    sessionTime: 0,
-    terminateCause: undefined,
-    nasIdentifier: undefined,
-    nasIp: undefined,
-    nasPortId: undefined,
-    calledStationId: undefined,
-    callingStationId: undefined,
-    circuitId: undefined,
-    framedIp: undefined,
-    framedIpv6Prefix: undefined,
-    delegatedPrefix: undefined,
-    interimInterval: undefined,
-  };
+  return accountingRecord('start', 'collecte', acctSessionId, username, T0);
 }
 
 /** A database that refuses one member's sessions (as it would refuse a value it cannot store). */

@@ -1,6 +1,7 @@
 /**
- * Accounting records as NASes send them, for the property tests that hold a recorder to the
- * query-builder path (sqlite-recorder.test.ts, pg-recorder.test.ts): a few lines (NAS + session
+ * Accounting records for tests: one with given fields (accountingRecord), and lists as NASes send
+ * them, for the property tests that hold a recorder to the query-builder path
+ * (sqlite-recorder.test.ts, pg-recorder.test.ts): a few lines (NAS + session
  * + user), mostly in order, some late, counters that may restart, across midnight, now and then
  * an Accounting-On; and the cutting of a list into batches.
  */
@@ -25,6 +26,45 @@ export const LINES: readonly Line[] = [
   { nas: 'vpn', sid: 'A1', user: 'alice@R' },
   { nas: 'vpn', sid: 'C7', user: 'carol@r' },
 ];
+
+/**
+ * A record with the given identity (its unique id derived as the server derives it, unless
+ * given) and nothing else: counters 0, no optional attribute; `over` sets the rest.
+ */
+export function accountingRecord(
+  status: AccountingStatus,
+  nas: string,
+  acctSessionId: string,
+  username: string,
+  at: number,
+  over: Partial<AccountingEvent> = {},
+): AccountingEvent {
+  return {
+    status,
+    nas,
+    at,
+    uniqueId: uniqueSessionId(nas, acctSessionId, username),
+    acctSessionId,
+    username,
+    bytesIn: 0,
+    bytesOut: 0,
+    packetsIn: 0,
+    packetsOut: 0,
+    sessionTime: 0,
+    terminateCause: undefined,
+    nasIdentifier: undefined,
+    nasIp: undefined,
+    nasPortId: undefined,
+    calledStationId: undefined,
+    callingStationId: undefined,
+    circuitId: undefined,
+    framedIp: undefined,
+    framedIpv6Prefix: undefined,
+    delegatedPrefix: undefined,
+    interimInterval: undefined,
+    ...over,
+  };
+}
 
 /**
  * One record of line `line`; `n` drives the counters and which optional attributes are sent;

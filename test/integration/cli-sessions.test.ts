@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccountingEvent, AccountingStatus } from '../../src/sessions/event.js';
-import { uniqueSessionId } from '../../src/sessions/event.js';
+import { accountingRecord } from '../helpers/accounting-records.js';
 import { applyEvent } from '../../src/sessions/recorder.js';
 import { openStore } from '../../src/store/store.js';
 
@@ -43,31 +43,11 @@ function ev(
   s: { nas: string; id: string; user: string; start: string },
   over: Partial<AccountingEvent> = {},
 ): AccountingEvent {
-  return {
-    status,
-    nas: s.nas,
-    at: t(at),
-    uniqueId: uniqueSessionId(s.nas, s.id, s.user),
-    acctSessionId: s.id,
-    username: s.user,
-    bytesIn: 0,
-    bytesOut: 0,
-    packetsIn: 0,
-    packetsOut: 0,
+  return accountingRecord(status, s.nas, s.id, s.user, t(at), {
     sessionTime: (t(at) - t(s.start)) / 1000,
-    terminateCause: undefined,
-    nasIdentifier: undefined,
-    nasIp: undefined,
-    nasPortId: undefined,
-    calledStationId: undefined,
-    callingStationId: undefined,
-    circuitId: undefined,
-    framedIp: undefined,
-    framedIpv6Prefix: undefined,
-    delegatedPrefix: undefined,
     interimInterval: 60,
     ...over,
-  };
+  });
 }
 
 // alice: a morning session, then one across midnight at a constant 10 B/s in, 100 B/s out,

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { NasDirectory, NasService } from './aaa/nas-clients.js';
 import type { NasLookup, SubscriberLookup } from './aaa/ports.js';
+import type { ProcessorOptions } from './aaa/processor.js';
 import type { Config } from './config/config.js';
 import { dataPath, loadConfig } from './config/config.js';
 import { DomainError } from './errors.js';
@@ -89,6 +90,25 @@ export function storeOptions(config: Config): StoreOptions {
     changes: s.changes,
     listenUrl: s.listen_url,
     pollIntervalMs: s.poll_interval * 1000,
+  };
+}
+
+/** The config's answer policy (Port-Limit, interim interval, reconnection, MPPE), in the AAA terms. */
+export function replyPolicy(
+  config: Config,
+): Pick<ProcessorOptions, 'simultaneousUse' | 'interimInterval' | 'reconnect' | 'mppe'> {
+  return {
+    simultaneousUse: config.session.simultaneous_use,
+    interimInterval: config.session.interim_interval,
+    reconnect: {
+      enabled: config.session.reconnect.enabled,
+      at: config.session.reconnect.at,
+      timeZone: config.session.reconnect.time_zone,
+    },
+    mppe: {
+      encryptionPolicy: config.radius.mppe.encryption_policy === 'required' ? 2 : 1,
+      encryptionTypes: config.radius.mppe.encryption_types,
+    },
   };
 }
 

@@ -4,7 +4,7 @@
  * thread hands it. Importing this module on the main thread does nothing.
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { storeOptions } from './app.js';
+import { replyPolicy, storeOptions } from './app.js';
 import { LogCollector, runAuthWorker } from './aaa/auth-worker.js';
 import { ServerCounters } from './aaa/counters.js';
 import { outageTolerant } from './aaa/degraded.js';
@@ -79,17 +79,7 @@ if (!isMainThread && parentPort && isWorkerData(workerData)) {
       dictionary: loadDictionaries(config.radius.dictionaries),
       subscribers,
       sessions,
-      simultaneousUse: config.session.simultaneous_use,
-      interimInterval: config.session.interim_interval,
-      reconnect: {
-        enabled: config.session.reconnect.enabled,
-        at: config.session.reconnect.at,
-        timeZone: config.session.reconnect.time_zone,
-      },
-      mppe: {
-        encryptionPolicy: config.radius.mppe.encryption_policy === 'required' ? 2 : 1,
-        encryptionTypes: config.radius.mppe.encryption_types,
-      },
+      ...replyPolicy(config),
       logger,
       counters,
       now: Date.now,

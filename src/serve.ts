@@ -7,7 +7,7 @@ import { RadiusServer } from './aaa/server.js';
 import type { BoundAddress } from './aaa/server.js';
 import { checkTimeZone } from './aaa/session-timeout.js';
 import type { App } from './app.js';
-import { storeOptions } from './app.js';
+import { replyPolicy, storeOptions } from './app.js';
 import { DomainError } from './errors.js';
 import { buildHttp } from './http/server.js';
 import type { Health } from './http/server.js';
@@ -161,23 +161,13 @@ export async function serve(app: App, opts: ServeOptions): Promise<Running> {
     nas: app.nasDirectory,
     subscribers: subscriberCache,
     sessions,
-    simultaneousUse: config.session.simultaneous_use,
+    ...replyPolicy(config),
     accounting: accountingHandler(pipeline),
     listen: opts.listen ?? config.listen,
     authPort: opts.authPort ?? config.radius.auth_port,
     acctPort: opts.acctPort ?? config.radius.acct_port,
     duplicateWindowMs: config.radius.duplicate_window * 1000,
     receiveBuffer: config.radius.receive_buffer,
-    interimInterval: config.session.interim_interval,
-    reconnect: {
-      enabled: config.session.reconnect.enabled,
-      at: config.session.reconnect.at,
-      timeZone: config.session.reconnect.time_zone,
-    },
-    mppe: {
-      encryptionPolicy: config.radius.mppe.encryption_policy === 'required' ? 2 : 1,
-      encryptionTypes: config.radius.mppe.encryption_types,
-    },
     logger,
     now: opts.now,
     // radius.workers: Access-Requests answered by worker threads (aaa/workers.ts).

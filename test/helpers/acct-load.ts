@@ -113,26 +113,8 @@ export async function runAcctLoad(o: AcctLoadOptions): Promise<AcctLoadResult> {
   return result;
 }
 
-/** What the database must hold after the load: one stopped session each, counted once. */
-export function expectedTotals(r: AcctLoadResult): {
-  sessions: number;
-  stopped: number;
-  bytesIn: number;
-  bytesOut: number;
-} {
-  return {
-    sessions: r.final.length,
-    stopped: r.final.filter((f) => f.stopped).length,
-    bytesIn: r.final.reduce((a, f) => a + f.bytesIn, 0),
-    bytesOut: r.final.reduce((a, f) => a + f.bytesOut, 0),
-  };
-}
-
-/**
- * What the database holds (PostgreSQL, read directly): sessions, and the bytes counted in the
- * sessions and in daily usage (equal when every record was counted once).
- */
-export async function databaseTotals(url: string): Promise<{
+/** Sessions and the bytes counted in them and in daily usage (see databaseTotals). */
+export interface AccountingTotals {
   sessions: number;
   stopped: number;
   bytesIn: number;
@@ -140,7 +122,31 @@ export async function databaseTotals(url: string): Promise<{
   usageBytesIn: number;
   usageBytesOut: number;
   usageSessions: number;
-}> {
+}
+
+/**
+ * What the database must hold after the load: one stopped session each, and every byte counted
+ * once in the sessions and once in daily usage.
+ */
+export function expectedTotals(r: AcctLoadResult): AccountingTotals {
+  const bytesIn = r.final.reduce((a, f) => a + f.bytesIn, 0);
+  const bytesOut = r.final.reduce((a, f) => a + f.bytesOut, 0);
+  return {
+    sessions: r.final.length,
+    stopped: r.final.filter((f) => f.stopped).length,
+    bytesIn,
+    bytesOut,
+    usageBytesIn: bytesIn,
+    usageBytesOut: bytesOut,
+    usageSessions: r.final.length,
+  };
+}
+
+/**
+ * What the database holds (PostgreSQL, read directly): sessions, and the bytes counted in the
+ * sessions and in daily usage (equal when every record was counted once).
+ */
+export async function databaseTotals(url: string): Promise<AccountingTotals> {
   const { default: pg } = await import('pg');
   const c = new pg.Client({ connectionString: url });
   await c.connect();

@@ -55,3 +55,23 @@ export async function startServing(app: App, logger?: Logger): Promise<Serving> 
     },
   };
 }
+
+/**
+ * The seed exchange's line: NAS `lo` on 127.0.0.1 (Message-Authenticator required) and its
+ * member, with the reply the seed's Access-Accept carries (test/fixtures/seed.ts).
+ */
+export async function addSeedLine(app: App, secret: string): Promise<void> {
+  await app.nas.add('lo', '127.0.0.1', secret, true, 'test');
+  await app.subscribers.add(
+    {
+      username: 'p1f9bd1@NEUTRINET',
+      password: 'pw-1',
+      ipv4: '80.67.191.6',
+      ipv6Prefix: '2001:913:1d00:600::/64',
+      delegatedPrefix: '2001:913:1d00:600::/60',
+      mtu: 1500,
+      portLimit: 1,
+    },
+    'test',
+  );
+}

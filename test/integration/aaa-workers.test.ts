@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { openApp } from '../../src/app.js';
 import { createLogger } from '../../src/logging.js';
+import type { RadiusClient } from '../../src/radius/index.js';
 import {
   bundledDictionary,
   chapRequest,
@@ -18,12 +19,12 @@ import {
   encodePacket,
   msChapV2Request,
   papRequest,
-  RadiusClient,
   verifyMsChapV2Success,
 } from '../../src/radius/index.js';
 import type { Running } from '../../src/serve.js';
-import { serve } from '../../src/serve.js';
 import { SessionQueries } from '../../src/sessions/queries.js';
+import type { Serving } from '../helpers/serving.js';
+import { addSeedLine, startServing } from '../helpers/serving.js';
 import { testStores } from '../helpers/stores.js';
 
 const dict = bundledDictionary();
@@ -33,6 +34,7 @@ const secret = 'a-long-shared-secret';
 describe.each(stores)('auth worker threads on $name', (ts) => {
   let dir: string;
   let app: App;
+  let serving: Serving;
   let running: Running;
   let client: RadiusClient;
   let acct: RadiusClient;
@@ -47,44 +49,19 @@ describe.each(stores)('auth worker threads on $name', (ts) => {
       `database: '${ts.url}'\nradius: { workers: 2 }\nlog: { level: info }\n`,
     );
     app = await openApp({ dataDir: dir, create: true });
-    await app.nas.add('lo', '127.0.0.1', secret, true, 'test');
-    await app.subscribers.add(
-      {
-        username: 'p1f9bd1@NEUTRINET',
-        password: 'pw-1',
-        ipv4: '80.67.191.6',
-        ipv6Prefix: '2001:913:1d00:600::/64',
-        delegatedPrefix: '2001:913:1d00:600::/60',
-        mtu: 1500,
-        portLimit: 1,
-      },
-      'test',
+    await addSeedLine(app, secret);
+    serving = await startServing(
+      app,
+      createLogger('info', { write: (s: string) => void lines.push(s) }),
     );
-    running = await serve(app, {
-      listen: ['127.0.0.1'],
-      authPort: 0,
-      acctPort: 0,
-      httpPort: 0,
-      logger: createLogger('info', { write: (s: string) => void lines.push(s) }),
-    });
-    const port = (kind: 'auth' | 'acct'): number =>
-      running.addresses.find((a) => a.kind === kind)?.port ?? 0;
-    authPort = port('auth');
-    const opts = {
-      host: '127.0.0.1',
-      secret: Buffer.from(secret),
-      dictionary: dict,
-      timeoutMs: 2000,
-      retries: 2,
-    };
-    client = new RadiusClient({ ...opts, port: authPort });
-    acct = new RadiusClient({ ...opts, port: port('acct') });
+    running = serving.running;
+    authPort = serving.port('auth');
+    client = serving.client('auth', secret, { timeoutMs: 2000 });
+    acct = serving.client('acct', secret, { timeoutMs: 2000 });
   }, 60_000);
 
   afterAll(async () => {
-    client.close();
-    acct.close();
-    await running.stop();
+    await serving.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { openApp } from '../../src/app.js';
-import { createLogger } from '../../src/logging.js';
 import {
   bundledDictionary,
   chapRequest,
@@ -18,10 +17,11 @@ import {
   verifyMsChapV2Success,
 } from '../../src/radius/index.js';
 import type { Running } from '../../src/serve.js';
-import { serve } from '../../src/serve.js';
 import { SessionQueries } from '../../src/sessions/queries.js';
 import { openStore } from '../../src/store/store.js';
 import { NasService } from '../../src/aaa/nas-clients.js';
+import type { Serving } from '../helpers/serving.js';
+import { addSeedLine, startServing } from '../helpers/serving.js';
 import { testStores } from '../helpers/stores.js';
 
 const dict = bundledDictionary();
@@ -30,6 +30,7 @@ const stores = await testStores();
 describe.each(stores)('ispkit serve on $name', (ts) => {
   let dir: string;
   let app: App;
+  let serving: Serving;
   let running: Running;
   let client: RadiusClient;
   let acct: RadiusClient;
@@ -40,43 +41,15 @@ describe.each(stores)('ispkit serve on $name', (ts) => {
     dir = mkdtempSync(join(tmpdir(), 'ispkit-serve-'));
     writeFileSync(join(dir, 'ispkit.yaml'), `database: '${ts.url}'\nlog: { level: silent }\n`);
     app = await openApp({ dataDir: dir, create: true });
-    await app.nas.add('lo', '127.0.0.1', secret, true, 'test');
-    await app.subscribers.add(
-      {
-        username: 'p1f9bd1@NEUTRINET',
-        password: 'pw-1',
-        ipv4: '80.67.191.6',
-        ipv6Prefix: '2001:913:1d00:600::/64',
-        delegatedPrefix: '2001:913:1d00:600::/60',
-        mtu: 1500,
-        portLimit: 1,
-      },
-      'test',
-    );
-    running = await serve(app, {
-      listen: ['127.0.0.1'],
-      authPort: 0,
-      acctPort: 0,
-      httpPort: 0,
-      logger: createLogger('silent'),
-    });
-    const port = (kind: 'auth' | 'acct'): number =>
-      running.addresses.find((a) => a.kind === kind)?.port ?? 0;
-    const opts = {
-      host: '127.0.0.1',
-      secret: Buffer.from(secret),
-      dictionary: dict,
-      timeoutMs: 1000,
-      retries: 2,
-    };
-    client = new RadiusClient({ ...opts, port: port('auth') });
-    acct = new RadiusClient({ ...opts, port: port('acct') });
+    await addSeedLine(app, secret);
+    serving = await startServing(app);
+    running = serving.running;
+    client = serving.client('auth', secret);
+    acct = serving.client('acct', secret);
   });
 
   afterAll(async () => {
-    client.close();
-    acct.close();
-    await running.stop();
+    await serving.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

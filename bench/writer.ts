@@ -7,7 +7,8 @@
  *
  * A/B switches (environment): BENCH_WRITER_KYSELY=1 (the query-builder path on either store),
  * BENCH_SESSION_CACHE=N (SQLite: open sessions kept between batches; 0: none),
- * BENCH_WINDOW=N, BENCH_PRAGMA='…' (SQLite), BENCH_SQL='…' (run after the migrations).
+ * BENCH_WINDOW=N, BENCH_PRAGMA='…' (SQLite), BENCH_SQL='…' (run after the migrations),
+ * BENCH_HISTORY=N (N past sessions in the table before the run).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -55,6 +56,40 @@ function event(i: number): AccountingEvent {
   };
 }
 
+/** `n` stopped sessions of the bench's members, before T0, in one statement. */
+async function addHistory(n: number): Promise<void> {
+  const columns = `unique_id, nas, acct_session_id, username, username_key, state, inferred,
+    started_at, updated_at, stopped_at, last_event_at, terminate_cause, bytes_in, bytes_out,
+    packets_in, packets_out, session_time, interim_interval, nas_identifier, nas_ip, nas_port_id,
+    calling_station_id, framed_ip`;
+  const t = T0 - (n + 1) * 60_000;
+  const values = (hex: string) => `${hex}, 'bench', 'H' || x, 'm' || (x % ${MEMBERS}) || '@R',
+    'm' || (x % ${MEMBERS}) || '@r', 'stopped', 0, ${t} + x * 60000, ${t} + x * 60000 + 50000,
+    ${t} + x * 60000 + 50000, ${t} + x * 60000 + 50000, 'User-Request', x * 1000, x * 2000, x,
+    x, 50, 60, 'bench', '127.0.0.1', 'port 1', '00:11:22:33:44:55', '10.0.0.1'`;
+  const started = performance.now();
+  if (store.dialect === 'postgres') {
+    await sql
+      .raw(
+        `insert into sessions (${columns}) select ${values("lpad(to_hex(x), 64, '0')")}
+         from generate_series(1::bigint, ${n}) x`,
+      )
+      .execute(store.db);
+    await sql.raw('vacuum analyze sessions').execute(store.db);
+  } else {
+    await sql
+      .raw(
+        `insert into sessions (${columns})
+         with recursive c(x) as (select 1 union all select x + 1 from c where x < ${n})
+         select ${values("printf('%064x', x)")} from c`,
+      )
+      .execute(store.db);
+  }
+  process.stderr.write(
+    `${n} past sessions added in ${Math.round(performance.now() - started)} ms\n`,
+  );
+}
+
 async function admin(url: string, text: string): Promise<void> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
@@ -78,6 +113,10 @@ try {
   // A statement to run after the migrations (A/B of a storage setting), e.g.
   // BENCH_SQL='alter table usage_daily set (fillfactor = 100)'.
   if (process.env.BENCH_SQL) await sql.raw(process.env.BENCH_SQL).execute(store.db);
+  // BENCH_HISTORY=N: N sessions of the past (stopped, the members' own) in the table first, as
+  // an ISP's database has after months: what the writer costs then, not on an empty table.
+  const history = Number(process.env.BENCH_HISTORY ?? 0);
+  if (history > 0) await addHistory(history);
   const writer = new AccountingWriter(store.db, {
     apply: { serialize: store.dialect === 'postgres' },
     sqlite: process.env.BENCH_WRITER_KYSELY ? undefined : store.sqlite,
@@ -108,6 +147,7 @@ try {
       store: store.dialect,
       records: N,
       window: WINDOW,
+      history,
       per_second: Math.round((N / ms) * 1000),
       cpu_us_per_record: Number(((used.user + used.system) / N).toFixed(1)),
       committed: writer.committed,

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { DomainError } from '../errors.js';
 import type { Database, SessionTable } from '../store/schema.js';
 import { usernameKey } from '../subscribers/usernames.js';
+import { OPEN } from './session-rows.js';
 
 export type SessionRecord = Omit<SessionTable, 'id'> & { id: number };
 
@@ -45,7 +46,7 @@ export class SessionQueries {
   /** Newest first. */
   async list(filter: SessionFilter = {}): Promise<SessionRecord[]> {
     let q = this.db.selectFrom('sessions').selectAll();
-    if (filter.active) q = q.where('state', '=', 'open');
+    if (filter.active) q = q.where(OPEN);
     if (filter.username) q = q.where('username_key', '=', usernameKey(filter.username));
     return (await q
       .orderBy('started_at', 'desc')
@@ -70,7 +71,7 @@ export class SessionQueries {
       .selectFrom('sessions')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('username_key', '=', usernameKey(userName))
-      .where('state', '=', 'open')
+      .where(OPEN)
       .executeTakeFirst();
     return Number(r?.n ?? 0);
   }
@@ -81,7 +82,7 @@ export class SessionQueries {
       .selectFrom('sessions')
       .select(['id', 'updated_at'])
       .where('username_key', '=', usernameKey(userName))
-      .where('state', '=', 'open')
+      .where(OPEN)
       .orderBy('started_at', 'asc')
       .limit(1)
       .executeTakeFirst();
@@ -95,7 +96,7 @@ export class SessionQueries {
         terminate_cause: 'Port-Preempted',
       })
       .where('id', '=', oldest.id)
-      .where('state', '=', 'open')
+      .where(OPEN)
       .execute();
   }
 

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, SessionState, UsageAdd } from './session-rows.js';
 import {
+  OPEN,
   closeNasSessions,
   lockSessions,
   readSessions,
@@ -325,7 +326,7 @@ export async function reapStaleSessions(
       stopped_at: eb.ref('updated_at'),
       terminate_cause: 'Lost-Carrier',
     }))
-    .where('state', '=', 'open')
+    .where(OPEN)
     .where(
       sql<boolean>`updated_at + ${factor * 1000} * coalesce(nullif(interim_interval, 0), ${defaultInterim}) < ${now}`,
     )

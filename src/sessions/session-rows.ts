@@ -11,6 +11,15 @@ import type { Database, SessionTable } from '../store/schema.js';
 export type Db = Kysely<Database> | Transaction<Database>;
 type SessionRow = Omit<SessionTable, 'id'> & { id: number };
 
+/**
+ * Sessions not over yet, as the partial indexes of migration 0009 say it: written with literals,
+ * not parameters, so that SQLite's and PostgreSQL's planners can prove that a query may use those
+ * indexes (a query for `OPEN` sessions implies `OPEN_OR_LOST`; session-indexes.test.ts checks
+ * the plans). A 'lost' session (no update for too long) is not over until a NAS reboot says so.
+ */
+export const OPEN = sql<boolean>`state = 'open'`;
+export const OPEN_OR_LOST = sql<boolean>`(state = 'open' or state = 'lost')`;
+
 /** A session as stored, without its database id. */
 export type SessionState = Omit<SessionRow, 'id'>;
 
@@ -226,7 +235,7 @@ export async function closeNasSessions(db: Db, nas: string, at: number): Promise
     .updateTable('sessions')
     .set({ state: 'stopped', stopped_at: at, terminate_cause: 'NAS-Reboot' })
     .where('nas', '=', nas)
-    .where('state', 'in', ['open', 'lost'])
+    .where(OPEN_OR_LOST)
     .where('started_at', '<=', at)
     .execute();
 }

@@ -121,7 +121,7 @@ export class SqliteRecorder {
     );
     this.closeNas = db.prepare(
       `update sessions set state = 'stopped', stopped_at = @at, terminate_cause = 'NAS-Reboot'
-       where nas = @nas and state in ('open', 'lost') and started_at <= @at`,
+       where nas = @nas and (state = 'open' or state = 'lost') and started_at <= @at`,
     );
     this.dataVersion = db.prepare<[], number>('pragma data_version').pluck();
     this.totalChanges = db.prepare<[], number>('select total_changes()').pluck();

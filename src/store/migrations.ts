@@ -324,5 +324,42 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           await sql`alter table usage_daily reset (fillfactor)`.execute(db);
       },
     },
+    // The sessions table keeps every session ever recorded; the indexes the hot path and the
+    // reaper search (by subscriber, by NAS, all of them) only ever look for sessions not over
+    // yet. Partial indexes on those ('open', and 'lost' until a NAS reboot ends them) stay the
+    // size of the sessions in progress however long the history grows, and a Stop removes an
+    // entry instead of writing one. With a million past sessions the SQLite writer cost 47–50
+    // µs per record with the full indexes and 35–38 with these (npm run bench:writer with
+    // BENCH_HISTORY=1000000; docs/PERFORMANCE.md). Queries must state the predicate with
+    // literals (sessions/queries.ts OPEN or OPEN_OR_LOST) for the planner to prove it.
+    '0009_open_session_indexes': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.dropIndex('sessions_open_by_user').execute();
+        await db.schema.dropIndex('sessions_by_nas_state').execute();
+        await db.schema.dropIndex('sessions_by_state').execute();
+        await sql`create index sessions_open_by_user on sessions (username_key)
+                  where state = 'open' or state = 'lost'`.execute(db);
+        await sql`create index sessions_open_by_nas on sessions (nas)
+                  where state = 'open' or state = 'lost'`.execute(db);
+        await sql`create index sessions_open on sessions (started_at)
+                  where state = 'open' or state = 'lost'`.execute(db);
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropIndex('sessions_open').execute();
+        await db.schema.dropIndex('sessions_open_by_nas').execute();
+        await db.schema.dropIndex('sessions_open_by_user').execute();
+        await db.schema
+          .createIndex('sessions_open_by_user')
+          .on('sessions')
+          .columns(['username_key', 'state'])
+          .execute();
+        await db.schema
+          .createIndex('sessions_by_nas_state')
+          .on('sessions')
+          .columns(['nas', 'state'])
+          .execute();
+        await db.schema.createIndex('sessions_by_state').on('sessions').column('state').execute();
+      },
+    },
   };
 }

@@ -1,6 +1,8 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { createSocket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import type { LookupOneOptions } from 'node:dns';
+import { lookup as dnsLookup } from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import type { Logger } from '../logging.js';
 import type { Dictionary } from '../radius/index.js';
 import type { MppePolicy } from './authenticate.js';
@@ -106,10 +108,12 @@ export class RadiusServer {
   private bind(kind: 'auth' | 'acct', address: string, port: number): Promise<Listener> {
     const v6 = isIPv6(address);
     // An IPv6 socket on `::` would also take IPv4 traffic; ipv6Only lets 0.0.0.0 bind too.
-    const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
+    const lookup = literalLookup();
+    const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, lookup });
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(port, address, () => {
+        lookup.bound = true;
         socket.off('error', reject);
         try {
           // With the default buffer only ~190 requests queue before the kernel drops the rest.
@@ -285,4 +289,33 @@ class AtWorker implements AuthAnswer {
       response,
     );
   }
+}
+
+type Lookup = (
+  hostname: string,
+  options: LookupOneOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+) => void;
+
+/**
+ * The address lookup of a server socket. Every reply goes to a request's source address, an IP
+ * literal, yet `dgram` resolves the destination of each send through `dns.lookup`, which
+ * answers a literal on the next tick: 1–2.5 µs per reply (loopback, measured with a one-off
+ * script). Once the socket is bound, literals are answered at once; anything else, and the bind
+ * itself (whose 'listening' would otherwise be emitted inside `bind()`), go through dns.lookup.
+ */
+function literalLookup(): Lookup & { bound: boolean } {
+  const lookup = Object.assign(
+    (
+      hostname: string,
+      options: LookupOneOptions,
+      callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+    ): void => {
+      const family = lookup.bound ? isIP(hostname) : 0;
+      if (family !== 0) callback(null, hostname, family);
+      else dnsLookup(hostname, options, callback);
+    },
+    { bound: false },
+  );
+  return lookup;
 }

@@ -59,6 +59,13 @@ export class PacketProcessor {
   /** Last time a kind of problem was logged, per NAS or source: at most once a minute. */
   /** A subscriber's reply attributes, built once per subscriber object (a re-read is a new one). */
   private readonly replies = new WeakMap<AuthSubscriber, readonly Attribute[]>();
+  /**
+   * Reply attributes that most subscribers have alike (Service-Type, Framed-Protocol, the
+   * netmask, Acct-Interim-Interval, …): one object for each name and value, shared by every
+   * subscriber's reply. An attribute object with its wire octets is ~250 bytes; a warmed cache
+   * of 100,000 members held five or six of them each.
+   */
+  private readonly shared = new Map<string, Attribute>();
   private readonly def: {
     messageAuthenticator: AttributeDef;
     proxyState: AttributeDef;
@@ -349,11 +356,24 @@ export class PacketProcessor {
     if (attrs === undefined) {
       // Built once: the encoder keeps each attribute's wire octets, so later replies copy them.
       attrs = subscriberAttributes(sub, this.opts.interimInterval).map(([name, value]) =>
-        makeAttribute(this.opts.dictionary.attribute(name) as AttributeDef, value),
+        this.replyAttribute(name, value),
       );
       this.replies.set(sub, attrs);
     }
     return attrs;
+  }
+
+  private replyAttribute(name: string, value: ReplyAttribute[1]): Attribute {
+    const def = this.opts.dictionary.attribute(name) as AttributeDef;
+    if (!SHARED_REPLY_ATTRIBUTES.has(name) || Buffer.isBuffer(value))
+      return makeAttribute(def, value);
+    const key = `${name}\0${typeof value}\0${value}`;
+    let a = this.shared.get(key);
+    if (a === undefined) {
+      a = makeAttribute(def, value);
+      if (this.shared.size < MAX_SHARED) this.shared.set(key, a);
+    }
+    return a;
   }
 
   private sessionTimeout(): Attribute | undefined {
@@ -402,3 +422,15 @@ export class PacketProcessor {
 }
 
 const ZERO16 = Buffer.alloc(16);
+
+/** Reply attributes whose values few subscribers do not share (addresses are each their own). */
+const SHARED_REPLY_ATTRIBUTES = new Set([
+  'Service-Type',
+  'Framed-Protocol',
+  'Framed-IP-Netmask',
+  'Port-Limit',
+  'Framed-MTU',
+  'Acct-Interim-Interval',
+]);
+/** At most this many shared values (an odd configuration cannot grow the map without end). */
+const MAX_SHARED = 4096;

@@ -5,6 +5,7 @@ import {
   decodePacket,
   encodePacket,
   makeAttribute,
+  prepareValues,
   Packet as RadiusPacket,
   RadiusError,
   sameAttribute,
@@ -346,9 +347,12 @@ export class PacketProcessor {
     );
   }
 
-  /** Builds a subscriber's reply attributes ahead of its first request (cache warm-up). */
+  /**
+   * Builds a subscriber's reply attributes, and encodes their values, ahead of its first request
+   * (cache warm-up): a member authenticates a few times a day, so for most requests it is the first.
+   */
   prepareReply(sub: AuthSubscriber): void {
-    this.subscriberReply(sub);
+    prepareValues(this.subscriberReply(sub));
   }
 
   private subscriberReply(sub: AuthSubscriber): readonly Attribute[] {

@@ -10,7 +10,7 @@ import { decodePacket } from './decode.js';
 import { Dictionary } from './dictionary/dictionary.js';
 import { BUNDLED_DICTIONARY, bundledDictionary, readFromDisk } from './dictionary/load.js';
 import { loadDictionaryFile, loadDictionaryText } from './dictionary/parse.js';
-import { encodePacket } from './encode.js';
+import { encodePacket, prepareValues } from './encode.js';
 import { RadiusError } from './errors.js';
 import type { RadiusErrorCode } from './errors.js';
 import { Packet, createPacket, makeAttribute, sameAttribute } from './packet.js';
@@ -1359,5 +1359,46 @@ describe('the typed packet API', () => {
     expect(p.get('Attr-26.39321.5')).toEqual(hex('00000001'));
     const attr = p.attributes[0] as Attribute;
     expect(attr.def.unknown).toBe(true);
+  });
+});
+
+describe('prepareValues (a reply encoded ahead of its first use)', () => {
+  const dict = bundledDictionary();
+  const LINES = [
+    'Framed-IP-Address = 80.67.191.6',
+    'Framed-IPv6-Prefix = 2001:913:1d00:600::/64',
+    'Delegated-IPv6-Prefix = 2001:913:1d10:100::/56',
+    'Service-Type = Framed-User',
+    'Port-Limit = 1',
+    'Reply-Message = "bienvenue"',
+  ];
+  const reply = (extra: string[] = []): Attribute[] =>
+    parseAttributes(dict, [...LINES, ...extra].join('\n'));
+  const secret = Buffer.from('s3cret');
+  const requestAuthenticator = Buffer.alloc(16, 7);
+  const encode = (attrs: Attribute[]) =>
+    encodePacket(new Packet(dict, 2, 9, requestAuthenticator, attrs), {
+      secret,
+      requestAuthenticator,
+      sign: false,
+    });
+
+  it('keeps the wire octets of plain values, not of values encrypted per packet', () => {
+    const attrs = reply(['Tunnel-Password:1 = "secret"']);
+    prepareValues(attrs);
+    const memo = (name: string) => attrs.find((a) => a.def.name === name)?.encodedMemo;
+    for (const name of ['Framed-IP-Address', 'Framed-IPv6-Prefix', 'Service-Type', 'Port-Limit'])
+      expect(memo(name), name).toBeInstanceOf(Buffer);
+    expect(memo('Framed-IP-Address')?.toString('hex')).toBe('5043bf06'); // 80.67.191.6
+    expect(memo('Tunnel-Password')).toBeUndefined();
+    // Still encrypted afresh for each packet (a new salt each time).
+    const hidden = (p: Buffer) => decodePacket(p, dict).get('Tunnel-Password');
+    expect(hidden(encode(attrs))).not.toEqual(hidden(encode(attrs)));
+  });
+
+  it('a packet of prepared attributes encodes to the same octets as one of fresh ones', () => {
+    const prepared = reply();
+    prepareValues(prepared);
+    expect(encode(prepared)).toEqual(encode(reply()));
   });
 });

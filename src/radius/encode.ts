@@ -97,6 +97,24 @@ export function encodePacket(packet: Packet, opts: EncodeOptions = {}): Buffer {
   return out;
 }
 
+/**
+ * Encodes the values of attributes that will be sent many times (a subscriber's reply) now,
+ * once: each keeps its wire octets, and encoding a packet that holds it is then a copy. Values
+ * that are encrypted per packet (User-Password, salted) are left alone, as are TLVs, VSAs and
+ * extended attributes (encoded with their packet).
+ */
+export function prepareValues(attrs: readonly Attribute[]): void {
+  for (const a of attrs) {
+    const def = a.def;
+    if (def.internal || def.parent || def.vendor !== 0 || def.type === 'tlv') continue;
+    if (def.flags.encrypt !== Encrypt.None || a.raw || a.encodedMemo !== undefined) continue;
+    const given = a.given;
+    if (given === undefined) continue;
+    // As valueField does on first use.
+    a.encodedMemo = plainField(def, a, encodeValue(def, given as ValueInput));
+  }
+}
+
 function writeAttributes(buf: Buffer, ctx: Ctx, attrs: readonly Attribute[]): void {
   for (let i = 0; i < attrs.length; i++) {
     const a = attrs[i] as Attribute;

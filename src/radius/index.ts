@@ -9,7 +9,7 @@ export { bundledDictionary, loadDictionaries, BUNDLED_DICTIONARY } from './dicti
 export type { AttributeDef, AttributeType, VendorDef } from './dictionary/types.js';
 export { decodePacket, MAX_PACKET_LENGTH } from './decode.js';
 export type { DecodeOptions } from './decode.js';
-export { encodePacket } from './encode.js';
+export { encodePacket, prepareValues } from './encode.js';
 export type { EncodeOptions } from './encode.js';
 export { RadiusError } from './errors.js';
 export type { RadiusErrorCode } from './errors.js';

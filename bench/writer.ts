@@ -56,7 +56,10 @@ function event(i: number): AccountingEvent {
   };
 }
 
-/** `n` stopped sessions of the bench's members, before T0, in one statement. */
+/**
+ * `n` stopped sessions of the bench's members, before T0, in one statement; their keys 64 hex
+ * digits spread over the key space like real ones (SHA-256).
+ */
 async function addHistory(n: number): Promise<void> {
   const columns = `unique_id, nas, acct_session_id, username, username_key, state, inferred,
     started_at, updated_at, stopped_at, last_event_at, terminate_cause, bytes_in, bytes_out,
@@ -71,7 +74,7 @@ async function addHistory(n: number): Promise<void> {
   if (store.dialect === 'postgres') {
     await sql
       .raw(
-        `insert into sessions (${columns}) select ${values("lpad(to_hex(x), 64, '0')")}
+        `insert into sessions (${columns}) select ${values('md5(x::text) || md5((-x)::text)')}
          from generate_series(1::bigint, ${n}) x`,
       )
       .execute(store.db);
@@ -81,7 +84,7 @@ async function addHistory(n: number): Promise<void> {
       .raw(
         `insert into sessions (${columns})
          with recursive c(x) as (select 1 union all select x + 1 from c where x < ${n})
-         select ${values("printf('%064x', x)")} from c`,
+         select ${values('lower(hex(randomblob(32)))')} from c`,
       )
       .execute(store.db);
   }

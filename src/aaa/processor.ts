@@ -427,7 +427,7 @@ export class PacketProcessor {
 
 const ZERO16 = Buffer.alloc(16);
 
-/** Reply attributes whose values few subscribers do not share (addresses are each their own). */
+/** Reply attributes whose values most subscribers share (an address is each member's own). */
 const SHARED_REPLY_ATTRIBUTES = new Set([
   'Service-Type',
   'Framed-Protocol',

@@ -291,11 +291,8 @@ class AtWorker implements AuthAnswer {
   }
 }
 
-type Lookup = (
-  hostname: string,
-  options: LookupOneOptions,
-  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-) => void;
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+type Lookup = (hostname: string, options: LookupOneOptions, callback: LookupCallback) => void;
 
 /**
  * The address lookup of a server socket. Every reply goes to a request's source address, an IP
@@ -306,11 +303,7 @@ type Lookup = (
  */
 function literalLookup(): Lookup & { bound: boolean } {
   const lookup = Object.assign(
-    (
-      hostname: string,
-      options: LookupOneOptions,
-      callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-    ): void => {
+    (hostname: string, options: LookupOneOptions, callback: LookupCallback): void => {
       const family = lookup.bound ? isIP(hostname) : 0;
       if (family !== 0) callback(null, hostname, family);
       else dnsLookup(hostname, options, callback);

@@ -1,6 +1,4 @@
 // Message-Authenticator (RFC 2869 §5.14, RFC 3579 §3.2): HMAC-MD5 keyed with the shared secret.
-import { hash } from 'node:crypto';
-
 import {
   AUTHENTICATOR_LENGTH,
   AUTHENTICATOR_OFFSET,
@@ -41,7 +39,7 @@ function padsOf(secret: Buffer): Pads {
 }
 
 // One scratch area: (K0 ^ ipad) | message, then (K0 ^ opad) | inner digest. Hashing is
-// synchronous, so it is never shared mid-use. Two one-shot MD5s cost about half of a
+// synchronous, so it is never shared mid-use. Two MD5s (internal.ts) cost about half of a
 // createHmac().update()×5.digest() chain, which showed in the server's profile.
 const scratch = Buffer.alloc(BLOCK + 4096 + 256);
 const outerScratch = Buffer.alloc(BLOCK + 16);
@@ -64,10 +62,10 @@ function digest(
   raw.copy(buf, m + HEADER_LENGTH, HEADER_LENGTH, maValueOffset);
   buf.fill(0, m + maValueOffset, m + maValueOffset + MA_LENGTH);
   raw.copy(buf, m + maValueOffset + MA_LENGTH, maValueOffset + MA_LENGTH, length);
-  const inner = hash('md5', buf.subarray(0, m + length), 'buffer');
+  const inner = md5(buf.subarray(0, m + length));
   pads.outer.copy(outerScratch, 0);
   inner.copy(outerScratch, BLOCK);
-  return hash('md5', outerScratch, 'buffer');
+  return md5(outerScratch);
 }
 
 function offsetFits(length: number, maValueOffset: number): boolean {

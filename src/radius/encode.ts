@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Attribute } from './attribute.js';
 import { authenticatorKind } from './codes.js';
 import {
@@ -8,6 +7,7 @@ import {
   hideUserPassword,
   saltEncrypt,
 } from './crypto/index.js';
+import { randomOctets } from './crypto/random.js';
 import type { Dictionary } from './dictionary/dictionary.js';
 import type { AttributeDef } from './dictionary/types.js';
 import { Encrypt } from './dictionary/types.js';
@@ -319,7 +319,7 @@ function encodeTlv(ctx: Ctx, children: readonly Attribute[]): Buffer {
 /** A random first salt, then the next ones in sequence: unique within the packet, high bit set. */
 function nextSalt(ctx: Ctx): Buffer {
   ctx.salt =
-    ctx.salt < 0 ? randomBytes(2).readUInt16BE(0) | 0x8000 : ((ctx.salt + 1) & 0x7fff) | 0x8000;
+    ctx.salt < 0 ? randomOctets(2).readUInt16BE(0) | 0x8000 : ((ctx.salt + 1) & 0x7fff) | 0x8000;
   const b = Buffer.allocUnsafe(2);
   b.writeUInt16BE(ctx.salt, 0);
   return b;

@@ -1,6 +1,5 @@
 // Packet authenticators (RFC 2865 §3, RFC 2866 §3, RFC 5176 §2.3). All functions take the whole
 // encoded packet and hash exactly the octets its Length field covers.
-import { randomBytes } from 'node:crypto';
 
 import {
   AUTHENTICATOR_LENGTH,
@@ -11,6 +10,7 @@ import {
   packetLength,
   requireLength,
 } from './internal.js';
+import { randomOctets } from './random.js';
 
 const ZERO_AUTHENTICATOR = Buffer.alloc(AUTHENTICATOR_LENGTH);
 
@@ -79,5 +79,5 @@ export function verifyRequestAuthenticator(raw: Buffer, secret: Buffer): boolean
  * RFC 2865 §3 wants it unpredictable and unique over the secret's lifetime: CSPRNG, not Math.random.
  */
 export function randomAuthenticator(): Buffer {
-  return randomBytes(AUTHENTICATOR_LENGTH);
+  return randomOctets(AUTHENTICATOR_LENGTH);
 }

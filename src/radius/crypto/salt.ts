@@ -1,8 +1,8 @@
 // Salt-encryption of Tunnel-Password (RFC 2868 §3.5) and MS-MPPE-Send/Recv-Key (RFC 2548
 // §2.4.2/§2.4.3): the same algorithm, "encrypt=2" in FreeRADIUS dictionaries.
-import { randomBytes } from 'node:crypto';
 
 import { AUTHENTICATOR_LENGTH, md5Chain, requireLength } from './internal.js';
+import { randomOctets } from './random.js';
 
 const SALT_LENGTH = 2;
 const BLOCK = 16;
@@ -27,7 +27,7 @@ export function saltEncrypt(
   }
   let saltBytes: Buffer;
   if (salt === undefined) {
-    saltBytes = randomBytes(SALT_LENGTH);
+    saltBytes = randomOctets(SALT_LENGTH);
     saltBytes[0] = (saltBytes[0] ?? 0) | 0x80;
   } else {
     requireLength('salt', salt, SALT_LENGTH);

@@ -18,7 +18,9 @@ import {
   ALL_SESSION_COLUMNS,
   LOCK_SEED,
   PG_TYPE,
-  UPDATED_COLUMNS,
+  SESSIONS_ON_CONFLICT,
+  USAGE_COLUMNS,
+  USAGE_ON_CONFLICT,
   readSessions,
   writeSessions,
   writeUsage,
@@ -71,9 +73,7 @@ function columnArray(type: string, values: readonly (string | number | null)[]):
 }
 
 const SESSIONS_UPSERT_HEAD = `insert into sessions (${ALL_SESSION_COLUMNS.join(', ')}) select * from unnest(`;
-const SESSIONS_UPSERT_TAIL = `) on conflict (unique_id) do update set ${UPDATED_COLUMNS.map(
-  (c) => `${c} = excluded.${c}`,
-).join(', ')}`;
+const SESSIONS_UPSERT_TAIL = `) ${SESSIONS_ON_CONFLICT}`;
 
 /** The upsert of sessions, values inline (same statement as session-rows.ts writeSessions). */
 function sessionsUpsert(rows: readonly SessionState[]): string {
@@ -90,16 +90,12 @@ function sessionsUpsert(rows: readonly SessionState[]): string {
 function usageUpsert(adds: readonly UsageAdd[]): string {
   const col = <T extends string | number>(f: (u: UsageAdd) => T, type: string): string =>
     columnArray(type, adds.map(f));
-  return `insert into usage_daily (username_key, day, username, bytes_in, bytes_out, seconds, sessions)
+  return `insert into usage_daily (${USAGE_COLUMNS})
     select * from unnest(${col((u) => u.key, 'text')}, ${col((u) => u.day, 'text')},
       ${col((u) => u.username, 'text')}, ${col((u) => u.bytesIn, 'bigint')},
       ${col((u) => u.bytesOut, 'bigint')}, ${col((u) => u.seconds, 'bigint')},
       ${col((u) => u.sessions, 'integer')})
-    on conflict (username_key, day) do update set
-      bytes_in = usage_daily.bytes_in + excluded.bytes_in,
-      bytes_out = usage_daily.bytes_out + excluded.bytes_out,
-      seconds = usage_daily.seconds + excluded.seconds,
-      sessions = usage_daily.sessions + excluded.sessions`;
+    ${USAGE_ON_CONFLICT}`;
 }
 
 /** `begin`, then the sessions' locks in one order for everyone (see session-rows.ts). */

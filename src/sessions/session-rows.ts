@@ -18,7 +18,9 @@ type SessionRow = Omit<SessionTable, 'id'> & { id: number };
  * the plans). A 'lost' session (no update for too long) is not over until a NAS reboot says so.
  */
 export const OPEN = sql<boolean>`state = 'open'`;
-export const OPEN_OR_LOST = sql<boolean>`(state = 'open' or state = 'lost')`;
+/** As SQL text, for the statements prepared on SQLite's own connection (sqlite-recorder.ts). */
+export const OPEN_OR_LOST_SQL = "(state = 'open' or state = 'lost')";
+export const OPEN_OR_LOST = sql.raw<boolean>(OPEN_OR_LOST_SQL);
 
 /** A session as stored, without its database id. */
 export type SessionState = Omit<SessionRow, 'id'>;
@@ -119,6 +121,21 @@ export const ALL_SESSION_COLUMNS = [
   ...SESSION_COLUMNS,
 ] as const satisfies readonly (keyof SessionState)[];
 
+/**
+ * The text the upserts share, whichever path writes them (this file's query-builder statements,
+ * sqlite-recorder.ts's prepared ones, pg-recorder.ts's inline values): a session is replaced
+ * but for started_at; a subscriber's day adds up.
+ */
+export const SESSIONS_ON_CONFLICT = `on conflict (unique_id) do update set ${UPDATED_COLUMNS.map(
+  (c) => `${c} = excluded.${c}`,
+).join(', ')}`;
+export const USAGE_COLUMNS = 'username_key, day, username, bytes_in, bytes_out, seconds, sessions';
+export const USAGE_ON_CONFLICT = `on conflict (username_key, day) do update set
+  bytes_in = usage_daily.bytes_in + excluded.bytes_in,
+  bytes_out = usage_daily.bytes_out + excluded.bytes_out,
+  seconds = usage_daily.seconds + excluded.seconds,
+  sessions = usage_daily.sessions + excluded.sessions`;
+
 /** PostgreSQL array types for unnest, per column. */
 export const PG_TYPE: Record<(typeof ALL_SESSION_COLUMNS)[number], string> = {
   unique_id: 'text',
@@ -163,9 +180,7 @@ export async function writeSessions(db: Db, rows: readonly SessionState[]): Prom
     const casts = ALL_SESSION_COLUMNS.map((c, i) => sql`${arrays[i]}::${sql.raw(PG_TYPE[c])}[]`);
     await sql`insert into sessions (${sql.join(ALL_SESSION_COLUMNS.map((c) => sql.ref(c)))})
       select * from unnest(${sql.join(casts)})
-      on conflict (unique_id) do update set ${sql.join(
-        UPDATED_COLUMNS.map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`),
-      )}`.execute(db);
+      ${sql.raw(SESSIONS_ON_CONFLICT)}`.execute(db);
     return;
   }
   // SQLite: multi-row statements (one prepare per batch size, kept by the statement cache).
@@ -187,20 +202,14 @@ export async function writeSessions(db: Db, rows: readonly SessionState[]): Prom
 /** Adds to daily usage (one statement over arrays on PostgreSQL, multi-row VALUES on SQLite). */
 export async function writeUsage(db: Db, adds: readonly UsageAdd[]): Promise<void> {
   if (adds.length === 0) return;
-  const add = sql`on conflict (username_key, day) do update set
-    bytes_in = usage_daily.bytes_in + excluded.bytes_in,
-    bytes_out = usage_daily.bytes_out + excluded.bytes_out,
-    seconds = usage_daily.seconds + excluded.seconds,
-    sessions = usage_daily.sessions + excluded.sessions`;
-  const cols = sql`(username_key, day, username, bytes_in, bytes_out, seconds, sessions)`;
   if (dialectOf(db) === 'postgres') {
     const col = <T>(f: (u: UsageAdd) => T): T[] => adds.map(f);
-    await sql`insert into usage_daily ${cols}
+    await sql`insert into usage_daily (${sql.raw(USAGE_COLUMNS)})
       select * from unnest(${col((u) => u.key)}::text[], ${col((u) => u.day)}::text[],
         ${col((u) => u.username)}::text[], ${col((u) => u.bytesIn)}::bigint[],
         ${col((u) => u.bytesOut)}::bigint[], ${col((u) => u.seconds)}::bigint[],
         ${col((u) => u.sessions)}::integer[])
-      ${add}`.execute(db);
+      ${sql.raw(USAGE_ON_CONFLICT)}`.execute(db);
     return;
   }
   for (let i = 0; i < adds.length; i += 1000) {

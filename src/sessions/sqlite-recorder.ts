@@ -12,7 +12,13 @@ import type { AccountingEvent } from './event.js';
 import type { Applied } from './recorder.js';
 import { planSegment } from './recorder.js';
 import type { SessionState } from './session-rows.js';
-import { ALL_SESSION_COLUMNS, UPDATED_COLUMNS } from './session-rows.js';
+import {
+  ALL_SESSION_COLUMNS,
+  OPEN_OR_LOST_SQL,
+  UPDATED_COLUMNS,
+  USAGE_COLUMNS,
+  USAGE_ON_CONFLICT,
+} from './session-rows.js';
 
 /** The updated columns but `state` (indexed three times): for updates that keep the state. */
 const SAME_STATE_COLUMNS = UPDATED_COLUMNS.filter((c) => c !== 'state');
@@ -111,17 +117,11 @@ export class SqliteRecorder {
       `update sessions set ${set(SAME_STATE_COLUMNS)} where unique_id = ?`,
     );
     this.addUsage = db.prepare(
-      `insert into usage_daily (username_key, day, username, bytes_in, bytes_out, seconds, sessions)
-       values (?, ?, ?, ?, ?, ?, ?)
-       on conflict (username_key, day) do update set
-         bytes_in = usage_daily.bytes_in + excluded.bytes_in,
-         bytes_out = usage_daily.bytes_out + excluded.bytes_out,
-         seconds = usage_daily.seconds + excluded.seconds,
-         sessions = usage_daily.sessions + excluded.sessions`,
+      `insert into usage_daily (${USAGE_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?) ${USAGE_ON_CONFLICT}`,
     );
     this.closeNas = db.prepare(
       `update sessions set state = 'stopped', stopped_at = @at, terminate_cause = 'NAS-Reboot'
-       where nas = @nas and (state = 'open' or state = 'lost') and started_at <= @at`,
+       where nas = @nas and ${OPEN_OR_LOST_SQL} and started_at <= @at`,
     );
     this.dataVersion = db.prepare<[], number>('pragma data_version').pluck();
     this.totalChanges = db.prepare<[], number>('select total_changes()').pluck();

@@ -10,7 +10,15 @@ import type { ServerCounters } from './counters.js';
 import type { NasClient } from './ports.js';
 import type { PacketProcessor } from './processor.js';
 import type { FromWorker, ToWorker } from './workers.js';
-import { BATCH_HEADER, COUNTER_FIELDS, DONE_HEADER, DROP_FIELDS, EAGER_BATCH } from './workers.js';
+import {
+  BATCH_HEADER,
+  COUNTER_FIELDS,
+  DONE_HEADER,
+  DROP_FIELDS,
+  EAGER_BATCH,
+  MAX_SPARES,
+  SPARE_BYTES,
+} from './workers.js';
 
 /** Collects log lines between two messages to the main thread. */
 export class LogCollector implements DestinationStream {
@@ -41,6 +49,8 @@ class Replies {
   private view = new DataView(this.buf.buffer);
   length = 0;
   count = 0;
+  /** Buffers the main thread sent back, to pack the next replies in (see SPARE_BYTES). */
+  readonly spares: ArrayBuffer[] = [];
 
   add(seq: number, response: Buffer | undefined): void {
     const len = response ? response.length : 0;
@@ -60,10 +70,22 @@ class Replies {
     this.view = new DataView(bigger.buffer);
   }
 
-  /** The packed replies, in a buffer of their own (to transfer), and a fresh start. */
+  /** Keeps a buffer the main thread sent back (a few at most). */
+  spare(buffer: ArrayBuffer): void {
+    if (this.spares.length < MAX_SPARES) this.spares.push(buffer);
+  }
+
+  /**
+   * The packed replies, in a buffer of their own (to transfer: a spare if one is large
+   * enough, else a new one with room for the next batches), and a fresh start.
+   */
   take(): Uint8Array<ArrayBuffer> {
-    const out = new Uint8Array(this.length);
-    out.set(this.buf.subarray(0, this.length));
+    const n = this.length;
+    let buffer = this.spares.pop();
+    if (buffer === undefined || buffer.byteLength < n)
+      buffer = new ArrayBuffer(Math.max(n, SPARE_BYTES));
+    const out = new Uint8Array(buffer, 0, n);
+    out.set(this.buf.subarray(0, n));
     this.length = 0;
     this.count = 0;
     return out;
@@ -161,6 +183,7 @@ export async function runAuthWorker(
         return;
       case 'batch': {
         counter = m.counter;
+        if (m.spare) replies.spare(m.spare);
         const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
         const origin = performance.timeOrigin;
         let at = 0;

@@ -15,6 +15,7 @@ import {
   bundledDictionary,
   chapRequest,
   createPacket,
+  crypto,
   decodePacket,
   encodePacket,
   msChapV2Request,
@@ -115,6 +116,64 @@ describe.each(stores)('auth worker threads on $name', (ts) => {
     expect(decodePacket(replies[0] as Buffer, dict).codeName).toBe('Access-Accept');
     expect(running.radius.counters.accepts - accepts).toBe(1);
     expect(running.radius.counters.duplicates - dups).toBe(3);
+  });
+
+  it('keeps answers whole while reply buffers go back and forth (hundreds of batches)', async () => {
+    // Reply buffers are used again once read (workers.ts: SPARE_BYTES). A reply kept by the
+    // duplicate cache must be a copy: one request first, many after it, then its retransmission.
+    const key = Buffer.from(secret);
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+    const replies = new Map<number, Buffer[]>();
+    sock.on('message', (m) => {
+      const list = replies.get(m[1] as number) ?? [];
+      list.push(m);
+      replies.set(m[1] as number, list);
+    });
+    const raws: Buffer[] = [];
+    for (let id = 0; id < 256; id++) {
+      const req = papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1');
+      req.identifier = id;
+      req.withMessageAuthenticator();
+      raws.push(encodePacket(req, { secret: key }));
+    }
+    const first = raws[0] as Buffer;
+    sock.send(first, authPort, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 200));
+    // Three waves of 255, each request new (a new identifier and authenticator each wave).
+    for (let wave = 0; wave < 3; wave++) {
+      for (let id = 1; id < 256; id++) {
+        const req = papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1');
+        req.identifier = id;
+        req.withMessageAuthenticator();
+        const raw = encodePacket(req, { secret: key });
+        raws[id] = raw;
+        sock.send(raw, authPort, '127.0.0.1');
+      }
+      const deadline = Date.now() + 3000;
+      while (
+        Date.now() < deadline &&
+        [...replies.values()].reduce((n, l) => n + l.length, 0) < 1 + 255 * (wave + 1)
+      )
+        await new Promise((r) => setTimeout(r, 10));
+      for (let id = 1; id < 256; id++) {
+        const got = replies.get(id)?.[wave];
+        expect(got, `reply to ${id} in wave ${wave}`).toBeDefined();
+        const request = raws[id] as Buffer;
+        expect(
+          crypto.verifyResponseAuthenticator(got as Buffer, request.subarray(4, 20), key),
+        ).toBe(true);
+      }
+    }
+    sock.send(first, authPort, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 200));
+    sock.close();
+    const firstReplies = replies.get(0) ?? [];
+    expect(firstReplies.length).toBe(2);
+    expect(firstReplies[1]).toEqual(firstReplies[0]);
+    expect(
+      crypto.verifyResponseAuthenticator(firstReplies[1] as Buffer, first.subarray(4, 20), key),
+    ).toBe(true);
   });
 
   it('drops a request with a bad Message-Authenticator (counted on the main thread)', async () => {

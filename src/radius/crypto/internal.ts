@@ -1,6 +1,7 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 
 import { createMD5 } from 'hash-wasm';
+import { freshOctets } from './octets.js';
 
 /** RADIUS header: Code(1) Identifier(1) Length(2) Authenticator(16). */
 export const HEADER_LENGTH = 20;
@@ -33,8 +34,11 @@ const md5Hasher = await createMD5();
 export function md5(...parts: Uint8Array[]): Buffer {
   md5Hasher.init();
   for (const part of parts) md5Hasher.update(part);
-  const digest = md5Hasher.digest('binary');
-  return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength);
+  // Copied into a slab's view: `digest` is a 16-octet array inside V8's heap, and asking for its
+  // `.buffer` would cost it an allocation of its own (octets.ts).
+  const out = freshOctets(16);
+  out.set(md5Hasher.digest('binary'));
+  return out;
 }
 
 export function sha1(...parts: Uint8Array[]): Buffer {
@@ -58,13 +62,13 @@ export function md5Chain(
   iv: readonly Uint8Array[],
   mode: 'encrypt' | 'decrypt',
 ): Buffer {
-  // alloc, not allocUnsafe: keeps plaintext and secret out of Node's shared pool slab.
-  const out = Buffer.alloc(input.length);
+  // Not allocUnsafe: keeps plaintext and secret out of Node's shared pool slab (octets.ts).
+  const out = freshOctets(input.length);
   const cipherText = mode === 'encrypt' ? out : input;
   let ivLength = 0;
   for (const part of iv) ivLength += part.length;
   // secret | (iv or previous cipher block), rebuilt in place for each block.
-  const scratch = Buffer.alloc(secret.length + Math.max(16, ivLength));
+  const scratch = freshOctets(secret.length + Math.max(16, ivLength));
   scratch.set(secret);
   let filled = secret.length;
   for (const part of iv) {

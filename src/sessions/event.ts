@@ -39,3 +39,75 @@ export function uniqueSessionId(nas: string, acctSessionId: string, username: st
   // One-shot crypto.hash (Node >= 20.12): the same digest as createHash, at half the cost.
   return hash('sha256', `${nas}\0${acctSessionId}\0${username}`, 'hex').slice(0, 32);
 }
+
+/** A value of an AccountingEvent field, as packed by `packEvent`. */
+export type EventSlot = string | number | undefined;
+
+/** How many slots `packEvent` writes per event. */
+export const EVENT_SLOTS = 22;
+
+/**
+ * Appends `ev`'s fields to `out` in a fixed order. Events cross to the accounting writer thread
+ * as one flat array of strings and numbers per batch: a structured clone of objects rebuilt
+ * each one property by property on the other side (map transitions and lookups, ~8 % of the
+ * writer thread in an accounting profile), where an array of primitives is read straight.
+ */
+export function packEvent(out: EventSlot[], ev: AccountingEvent): void {
+  out.push(
+    ev.status,
+    ev.nas,
+    ev.at,
+    ev.uniqueId,
+    ev.acctSessionId,
+    ev.username,
+    ev.bytesIn,
+    ev.bytesOut,
+    ev.packetsIn,
+    ev.packetsOut,
+    ev.sessionTime,
+    ev.terminateCause,
+    ev.nasIdentifier,
+    ev.nasIp,
+    ev.nasPortId,
+    ev.calledStationId,
+    ev.callingStationId,
+    ev.circuitId,
+    ev.framedIp,
+    ev.framedIpv6Prefix,
+    ev.delegatedPrefix,
+    ev.interimInterval,
+  );
+}
+
+const str = (v: EventSlot): string => v as string;
+const num = (v: EventSlot): number => v as number;
+const optStr = (v: EventSlot): string | undefined => v as string | undefined;
+const optNum = (v: EventSlot): number | undefined => v as number | undefined;
+
+/** The event packed by `packEvent` at slot `i` of `s` (every event the same shape). */
+export function unpackEvent(s: readonly EventSlot[], i: number): AccountingEvent {
+  return {
+    status: s[i] as AccountingStatus,
+    nas: str(s[i + 1]),
+    at: num(s[i + 2]),
+    uniqueId: str(s[i + 3]),
+    acctSessionId: str(s[i + 4]),
+    username: str(s[i + 5]),
+    bytesIn: num(s[i + 6]),
+    bytesOut: num(s[i + 7]),
+    packetsIn: num(s[i + 8]),
+    packetsOut: num(s[i + 9]),
+    sessionTime: optNum(s[i + 10]),
+    terminateCause: optStr(s[i + 11]),
+    nasIdentifier: optStr(s[i + 12]),
+    nasIp: optStr(s[i + 13]),
+    nasPortId: optStr(s[i + 14]),
+    calledStationId: optStr(s[i + 15]),
+    callingStationId: optStr(s[i + 16]),
+    circuitId: optStr(s[i + 17]),
+    framedIp: optStr(s[i + 18]),
+    framedIpv6Prefix: optStr(s[i + 19]),
+    delegatedPrefix: optStr(s[i + 20]),
+    interimInterval: optNum(s[i + 21]),
+  };
+}

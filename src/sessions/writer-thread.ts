@@ -8,18 +8,27 @@
  * it had committed is applied again, which changes nothing), and so is every later one.
  */
 import { Worker } from 'node:worker_threads';
-import type { AccountingEvent } from './event.js';
+import type { AccountingEvent, EventSlot } from './event.js';
+import { packEvent } from './event.js';
 import type { RecordWriter, Waiting, WriteResult } from './writer.js';
 
 /** Main thread → writer thread. */
 export type ToWriter =
-  { t: 'write'; items: [number, AccountingEvent][] } | { t: 'flush'; seq: number } | { t: 'stop' };
+  | {
+      t: 'write';
+      /** The records' numbers, and their events packed in the same order (event.ts). */
+      ids: number[];
+      slots: EventSlot[];
+    }
+  | { t: 'flush'; seq: number }
+  | { t: 'stop' };
 
 /** Writer thread → main thread. */
 export type FromWriter =
   | { t: 'ready' }
   | { t: 'failed'; message: string }
-  | { t: 'done'; results: [number, WriteResult][] }
+  /** The records' numbers and their results, in the same order. */
+  | { t: 'done'; ids: number[]; results: WriteResult[] }
   | { t: 'error'; message: string; records: number }
   | { t: 'flushed'; seq: number }
   | { t: 'stopped' };
@@ -37,7 +46,8 @@ export interface WriterThreadOptions {
 export class WriterThread implements RecordWriter {
   private readonly pending = new Map<number, Waiting>();
   private nextId = 1;
-  private out: [number, AccountingEvent][] = [];
+  private outIds: number[] = [];
+  private outSlots: EventSlot[] = [];
   private scheduled = false;
   private dead = false;
   private flushSeq = 0;
@@ -90,8 +100,9 @@ export class WriterThread implements RecordWriter {
     return new Promise((resolve) => {
       const id = this.nextId++;
       this.pending.set(id, { ev, since: Date.now(), resolve });
-      this.out.push([id, ev]);
-      if (this.out.length >= 256) this.send();
+      this.outIds.push(id);
+      packEvent(this.outSlots, ev);
+      if (this.outIds.length >= 256) this.send();
       else if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.send());
@@ -146,16 +157,20 @@ export class WriterThread implements RecordWriter {
 
   private send(): void {
     this.scheduled = false;
-    if (this.out.length === 0 || this.dead) return;
-    const items = this.out;
-    this.out = [];
-    this.post({ t: 'write', items });
+    if (this.outIds.length === 0 || this.dead) return;
+    const ids = this.outIds;
+    const slots = this.outSlots;
+    this.outIds = [];
+    this.outSlots = [];
+    this.post({ t: 'write', ids, slots });
   }
 
   private receive(m: FromWriter): void {
     switch (m.t) {
       case 'done':
-        for (const [id, r] of m.results) {
+        for (let k = 0; k < m.ids.length; k++) {
+          const id = m.ids[k] as number;
+          const r = m.results[k] as WriteResult;
           const w = this.pending.get(id);
           if (!w) continue; // withdrawn meanwhile
           this.pending.delete(id);

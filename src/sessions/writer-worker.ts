@@ -5,7 +5,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { StoreOptions } from '../store/store.js';
 import { openStore } from '../store/store.js';
-import type { AccountingEvent } from './event.js';
+import { EVENT_SLOTS, unpackEvent } from './event.js';
 import type { ApplyOptions } from './recorder.js';
 import type { FromWriter, ToWriter } from './writer-thread.js';
 import type { WriteResult } from './writer.js';
@@ -51,19 +51,22 @@ if (!isMainThread && parentPort && isWriterData(workerData)) {
       sqlite: store.sqlite,
       onError: (err, records) => post({ t: 'error', message: (err as Error).message, records }),
     });
-    let results: [number, WriteResult][] = [];
+    let ids: number[] = [];
+    let results: WriteResult[] = [];
     let scheduled = false;
     const flushResults = (): void => {
       scheduled = false;
-      const r = results;
+      post({ t: 'done', ids, results });
+      ids = [];
       results = [];
-      post({ t: 'done', results: r });
     };
     port.on('message', (m: ToWriter) => {
       if (m.t === 'write') {
-        for (const [id, ev] of m.items as [number, AccountingEvent][]) {
-          void writer.write(ev).then((r) => {
-            results.push([id, r]);
+        for (let k = 0; k < m.ids.length; k++) {
+          const id = m.ids[k] as number;
+          void writer.write(unpackEvent(m.slots, k * EVENT_SLOTS)).then((r) => {
+            ids.push(id);
+            results.push(r);
             if (!scheduled) {
               scheduled = true;
               setImmediate(flushResults);

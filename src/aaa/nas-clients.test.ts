@@ -205,6 +205,23 @@ describe.each(stores)('NAS clients on $name', (ts) => {
     }
   });
 
+  it('answers at once (lookupNow) only while nothing has to be loaded', async () => {
+    await nas.add('edge', '192.0.2.1', 'secret', false, 't');
+    let counter = 0;
+    const counted: Store = { ...store, changeCounter: () => counter };
+    const cached = new NasDirectory(counted, box);
+    expect(cached.lookupNow('192.0.2.1')).toBeUndefined(); // never loaded
+    expect((await cached.lookup('192.0.2.1'))?.name).toBe('edge');
+    expect(cached.lookupNow('192.0.2.1')?.name).toBe('edge');
+    expect(cached.lookupNow('203.0.113.9')).toBeNull(); // known: no such NAS
+    counter++; // a change announced: only `lookup` can answer now
+    expect(cached.lookupNow('192.0.2.1')).toBeUndefined();
+    expect((await cached.lookup('192.0.2.1'))?.name).toBe('edge');
+    expect(cached.lookupNow('192.0.2.1')?.name).toBe('edge');
+    cached.invalidate();
+    expect(cached.lookupNow('192.0.2.1')).toBeUndefined();
+  });
+
   it('keeps answering from the cache when the store fails on a reload', async () => {
     await nas.add('edge', '192.0.2.1', 'secret', false, 't');
     let counter = 0;

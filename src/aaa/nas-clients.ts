@@ -280,6 +280,12 @@ export class NasDirectory implements NasLookup {
     this.stale = true;
   }
 
+  lookupNow(address: string): NasClient | null | undefined {
+    if (this.needsReload()) return undefined;
+    this.confirmedAt = this.now();
+    return this.match(address) ?? null;
+  }
+
   async lookup(address: string): Promise<NasClient | undefined> {
     if (!this.needsReload()) {
       this.confirmedAt = this.now();

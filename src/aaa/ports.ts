@@ -18,6 +18,12 @@ export interface NasLookup {
    * longest matching prefix). Changes made by another process are seen on the next call.
    */
   lookup(address: string): Promise<NasClient | undefined>;
+  /**
+   * The same answer at once when nothing has to be loaded first: the NAS, or null when none
+   * has this address; undefined when only `lookup` can tell. Lets the server take a packet
+   * without a promise and a turn of the microtask queue.
+   */
+  lookupNow?(address: string): NasClient | null | undefined;
 }
 
 export type SubscriberStatus = 'active' | 'suspended' | 'terminated';

@@ -7,7 +7,7 @@ import type { Logger } from '../logging.js';
 import type { Dictionary } from '../radius/index.js';
 import type { MppePolicy } from './authenticate.js';
 import { DuplicateCache } from './duplicates.js';
-import type { NasLookup, SessionLookup, SubscriberLookup } from './ports.js';
+import type { NasClient, NasLookup, SessionLookup, SubscriberLookup } from './ports.js';
 import type { AccountingHandler } from './processor.js';
 import { PacketProcessor } from './processor.js';
 import type { ReconnectPolicy } from './session-timeout.js';
@@ -158,11 +158,27 @@ export class RadiusServer {
     if (this.closing) return;
     this.counters.received++;
     this.pending++;
-    this.handle(listener, msg, rinfo).then(this.settled, (err: unknown) => {
-      this.counters.errors++;
-      this.opts.logger.error({ err, src: rinfo.address }, 'RADIUS request failed');
-      this.settled();
-    });
+    const started = performance.now();
+    // Most packets come from a NAS already known: no promise, no wait (see lookupNow).
+    const known = this.opts.nas.lookupNow?.(rinfo.address);
+    let done: Promise<void> | undefined;
+    try {
+      done =
+        known === undefined
+          ? this.lookupAndHandle(listener, msg, rinfo, started)
+          : this.handle(listener, msg, rinfo, known ?? undefined, started);
+    } catch (err) {
+      this.failed(err, rinfo.address);
+      return;
+    }
+    if (done === undefined) this.settled();
+    else done.then(this.settled, (err: unknown) => this.failed(err, rinfo.address));
+  }
+
+  private failed(err: unknown, src: string): void {
+    this.counters.errors++;
+    this.opts.logger.error({ err, src }, 'RADIUS request failed');
+    this.settled();
   }
 
   /** The worker's answer to a request (see AtWorker). */
@@ -195,9 +211,27 @@ export class RadiusServer {
     }
   };
 
-  private async handle(listener: Listener, msg: Buffer, rinfo: RemoteInfo): Promise<void> {
-    const started = performance.now();
+  private async lookupAndHandle(
+    listener: Listener,
+    msg: Buffer,
+    rinfo: RemoteInfo,
+    started: number,
+  ): Promise<void> {
     const nas = await this.opts.nas.lookup(rinfo.address);
+    return this.handle(listener, msg, rinfo, nas, started);
+  }
+
+  /**
+   * One packet from `nas` (undefined: no NAS has its address). Synchronous for what it drops
+   * and for Access-Requests handed to a worker; a promise for what is answered here.
+   */
+  private handle(
+    listener: Listener,
+    msg: Buffer,
+    rinfo: RemoteInfo,
+    nas: NasClient | undefined,
+    started: number,
+  ): Promise<void> | undefined {
     if (!nas) {
       this.processor.drop(
         'unknownClient',
@@ -205,7 +239,7 @@ export class RadiusServer {
         rinfo.address,
         `no NAS is configured for ${rinfo.address}`,
       );
-      return;
+      return undefined;
     }
     const code = msg.length >= 20 ? (msg[0] as number) : 0;
     const expected = listener.kind === 'auth' ? ACCESS_REQUEST : ACCOUNTING_REQUEST;
@@ -216,33 +250,22 @@ export class RadiusServer {
         rinfo.address,
         `code ${code} is not accepted on the ${listener.kind} port`,
       );
-      return;
+      return undefined;
     }
-    if (code === STATUS_SERVER) {
-      // Not cached: RFC 5997 wants each Status-Server answered afresh.
-      const response = await this.processor.process(
-        msg,
-        nas,
-        listener.kind,
-        rinfo.address,
-        started,
-      );
-      if (response) listener.socket.send(response, rinfo.port, rinfo.address);
-      return;
-    }
+    if (code === STATUS_SERVER) return this.statusServer(listener, msg, rinfo, nas, started);
     const dupKey = DuplicateCache.key(listener.port, rinfo.address, rinfo.port, msg[1] ?? 0);
     const dup = this.duplicates.check(dupKey, msg);
     if (dup.kind !== 'new') {
       this.counters.duplicates++;
       if (dup.kind === 'answered') listener.socket.send(dup.response, rinfo.port, rinfo.address);
-      return;
+      return undefined;
     }
     if (this.workers && code === ACCESS_REQUEST) {
       // The worker verifies: the duplicate cache takes the request once it has an answer, and
       // until then a retransmission of the same octets is ignored.
       if (this.atWorkers.get(dupKey)?.equals(msg)) {
         this.counters.duplicates++;
-        return;
+        return undefined;
       }
       this.atWorkers.set(dupKey, msg);
       this.pending++; // until the worker answers (see AtWorker)
@@ -253,8 +276,31 @@ export class RadiusServer {
         started,
         new AtWorker(this, listener.socket, msg, rinfo.port, rinfo.address, dupKey),
       );
-      return;
+      return undefined;
     }
+    return this.respondHere(listener, msg, rinfo, nas, started, dupKey);
+  }
+
+  private async statusServer(
+    listener: Listener,
+    msg: Buffer,
+    rinfo: RemoteInfo,
+    nas: NasClient,
+    started: number,
+  ): Promise<void> {
+    // Not cached: RFC 5997 wants each Status-Server answered afresh.
+    const response = await this.processor.process(msg, nas, listener.kind, rinfo.address, started);
+    if (response) listener.socket.send(response, rinfo.port, rinfo.address);
+  }
+
+  private async respondHere(
+    listener: Listener,
+    msg: Buffer,
+    rinfo: RemoteInfo,
+    nas: NasClient,
+    started: number,
+    dupKey: string,
+  ): Promise<void> {
     const req = this.processor.accept(msg, nas, rinfo.address);
     if (!req) return; // an invalid packet must not touch the duplicate cache
     const entry = this.duplicates.begin(dupKey, msg);

@@ -31,9 +31,26 @@ export function packetLength(raw: Buffer): number | null {
 // node:crypto for any input).
 const md5Hasher = await createMD5();
 
+// Several parts are copied end to end and hashed in one `update`: each `update` of hash-wasm
+// costs ~0.15 µs of wrapping (views, a copy into its memory, the call), so an authenticator's
+// four parts took 1.8 µs against 1.4 this way (356 octets, a loop of 300,000, Intel Xeon).
+const joined = Buffer.alloc(4096 + 256);
+
 export function md5(...parts: Uint8Array[]): Buffer {
   md5Hasher.init();
-  for (const part of parts) md5Hasher.update(part);
+  if (parts.length === 1) md5Hasher.update(parts[0] as Uint8Array);
+  else {
+    let n = 0;
+    for (const part of parts) n += part.length;
+    if (n <= joined.length) {
+      n = 0;
+      for (const part of parts) {
+        joined.set(part, n);
+        n += part.length;
+      }
+      md5Hasher.update(joined.subarray(0, n));
+    } else for (const part of parts) md5Hasher.update(part);
+  }
   // Copied into a slab's view: `digest` is a 16-octet array inside V8's heap, and asking for its
   // `.buffer` would cost it an allocation of its own (octets.ts).
   const out = freshOctets(16);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AccountingEvent, EventSlot } from './event.js';
+import { accountingRecord } from '../../test/helpers/accounting-records.js';
 import { EVENT_SLOTS, packEvent, unpackEvent } from './event.js';
 
 // Every field a distinct value, so that two fields swapped in the packing cannot pass.
@@ -28,30 +29,11 @@ const full: AccountingEvent = {
   interimInterval: 300,
 };
 
-const sparse: AccountingEvent = {
-  status: 'accounting-on',
-  nas: 'nas-b',
-  at: 0,
+// Nothing optional sent (an Accounting-On): every optional slot undefined.
+const sparse = accountingRecord('accounting-on', 'nas-b', '', '', 0, {
   uniqueId: '',
-  acctSessionId: '',
-  username: '',
-  bytesIn: 0,
-  bytesOut: 0,
-  packetsIn: 0,
-  packetsOut: 0,
   sessionTime: undefined,
-  terminateCause: undefined,
-  nasIdentifier: undefined,
-  nasIp: undefined,
-  nasPortId: undefined,
-  calledStationId: undefined,
-  callingStationId: undefined,
-  circuitId: undefined,
-  framedIp: undefined,
-  framedIpv6Prefix: undefined,
-  delegatedPrefix: undefined,
-  interimInterval: undefined,
-};
+});
 
 describe('packed accounting events (to the writer thread)', () => {
   it('unpacks what was packed, field for field, events one after the other', () => {

@@ -50,7 +50,7 @@ class Replies {
   length = 0;
   count = 0;
   /** Buffers the main thread sent back, to pack the next replies in (see SPARE_BYTES). */
-  readonly spares: ArrayBuffer[] = [];
+  private readonly spares: ArrayBuffer[] = [];
 
   add(seq: number, response: Buffer | undefined): void {
     const len = response ? response.length : 0;

@@ -41,11 +41,13 @@ describe('md5', () => {
     );
   });
 
-  it('each digest is a buffer of its own (the hasher is reused)', () => {
+  it('each digest is octets of its own (the hasher is reused), a view of the slab', () => {
     const a = md5(Buffer.from('a'));
     const b = md5(Buffer.from('b'));
     expect(a.toString('hex')).toBe('0cc175b9c0f1b6a831c399e269772661');
     expect(b.toString('hex')).toBe('92eb5ffee6ae2fec3ad71c777531578f');
     expect(a.buffer === b.buffer && a.byteOffset === b.byteOffset).toBe(false);
+    // A view of octets.ts's slab, not V8's on-heap copy (which would cost an allocation).
+    expect(a.buffer.byteLength).toBeGreaterThanOrEqual(8192);
   });
 });

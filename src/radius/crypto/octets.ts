@@ -7,7 +7,7 @@
  * anything asks for `.buffer`, which `subarray`, `Buffer.from(x.buffer)` and hash-wasm's
  * `update` all do. Each MD5 result went that way: in the auth worker's PAP profile on an Intel
  * Xeon, `TypedArray.prototype.buffer` was 7 % of the process's samples and malloc/free another
- * ~8 %. A slab is one allocation per 8 KiB; the views handed out share it (`subarray` of a
+ * ~10 %. A slab is one allocation per 8 KiB; the views handed out share it (`subarray` of a
  * buffer that already exists allocates nothing off the heap).
  *
  * The slab is this module's own (not Node's shared `allocUnsafe` pool, which other code reads

@@ -5,7 +5,8 @@
 # - freeradius-utils: radclient, a real RADIUS client to talk to our codec;
 # - freeradius: a real RADIUS server (3.2.x) to talk to our client;
 # - pgbouncer: ispkit through a transaction-pooling PgBouncer (issue 5);
-# - patroni, etcd-server: a Patroni cluster on loopback for the switchover test (issue 5).
+# - patroni, etcd-server: a Patroni cluster on loopback for the switchover test (issue 5);
+# - gcc, libssl-dev: to build the bench's load generator (bench/load/radload.c, issue 7).
 #
 # The Debian services of pgbouncer, patroni and etcd are not used: the tests start their own
 # on high ports in temp dirs.
@@ -17,7 +18,7 @@ set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
 
-PACKAGES=(freeradius-utils freeradius pgbouncer patroni etcd-server)
+PACKAGES=(freeradius-utils freeradius pgbouncer patroni etcd-server gcc libssl-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -15,7 +15,9 @@
  * With --rate R the load is open: requests leave on a schedule of R per second (the window
  * only caps what is outstanding), and latency is measured from each request's scheduled time,
  * so that a server that falls behind is not excused by the generator waiting for it (no
- * coordinated omission). "behind" counts the requests that left over 1 ms after their time.
+ * coordinated omission). "behind" counts the requests that left over 1 ms after their time;
+ * lag_p50/p99 are the generator's own lateness (scheduled → sent) and reply_p50/p99 the time
+ * from the actual send to the reply, to tell the generator's share of a tail from the server's.
  *
  * Build: cc -O2 -o radload radload.c -lcrypto
  */
@@ -48,7 +50,8 @@ enum mode { PAP, CHAP, MSCHAPV2, ACCT, ACCT_START };
 struct slot {
   int busy;
   uint8_t authenticator[16];
-  uint64_t sent_ns;
+  uint64_t sent_ns; /* when it was due (open load) or sent (closed load) */
+  uint64_t left_ns; /* when it actually left */
   int session; /* accounting: the session this request belongs to */
 };
 
@@ -74,10 +77,16 @@ static struct {
 static MD5_CTX hmac_inner, hmac_outer; /* the secret's pads, absorbed once */
 static struct slot slots[256];
 static struct session sessions[MAX_WINDOW];
-static uint32_t *hist;
+/* Latency histograms, 1 µs buckets: from the scheduled time (the figure reported); under open
+   load also the generator's own lag (scheduled → sent) and the reply time from the actual send,
+   so that a reader can tell the generator's lateness from the server's. */
+struct histogram {
+  uint32_t *b;
+  uint64_t over;
+};
+static struct histogram hist, lag_hist, reply_hist;
 static uint64_t sent, ok, rejects, bad, timeouts, late, behind, answered_in_time, next_user,
     next_session;
-static uint64_t hist_over;
 static uint64_t rng_state;
 static unsigned next_id;
 static int outstanding;
@@ -368,22 +377,23 @@ static int verify_reply(const uint8_t *b, size_t n, const uint8_t ra[16]) {
   return 1;
 }
 
-static void record_latency(uint64_t ns) {
+static void record(struct histogram *h, uint64_t ns) {
   uint64_t us = ns / 1000;
   if (us < HIST_US)
-    hist[us]++;
+    h->b[us]++;
   else
-    hist_over++;
+    h->over++;
 }
 
-static double percentile(double q) {
-  uint64_t total = hist_over;
-  for (int i = 0; i < HIST_US; i++) total += hist[i];
+/* The q-quantile in ms (0 when nothing was recorded). */
+static double percentile(const struct histogram *h, double q) {
+  uint64_t total = h->over;
+  for (int i = 0; i < HIST_US; i++) total += h->b[i];
   if (total == 0) return 0;
   uint64_t rank = (uint64_t)(q * (double)total + 0.5), seen = 0;
   if (rank == 0) rank = 1;
   for (int i = 0; i < HIST_US; i++) {
-    seen += hist[i];
+    seen += h->b[i];
     if (seen >= rank) return (i + 0.5) / 1000.0;
   }
   return HIST_US / 1000.0;
@@ -450,8 +460,10 @@ int main(int argc, char **argv) {
     opt.session_prefix = prefix;
   }
   hmac_setup();
-  hist = calloc(HIST_US, sizeof *hist);
-  if (!hist) die("out of memory");
+  hist.b = calloc(HIST_US, sizeof *hist.b);
+  lag_hist.b = calloc(HIST_US, sizeof *lag_hist.b);
+  reply_hist.b = calloc(HIST_US, sizeof *reply_hist.b);
+  if (!hist.b || !lag_hist.b || !reply_hist.b) die("out of memory");
   if (opt.mode == MSCHAPV2) { /* the NAS side of MS-CHAPv2 knows the password: hash it once */
     nt_hash = malloc((size_t)opt.users * 16);
     if (!nt_hash) die("out of memory");
@@ -523,9 +535,11 @@ int main(int argc, char **argv) {
       s->busy = 1;
       /* Open load: latency counts from the scheduled time, not from when the window allowed. */
       s->sent_ns = now;
+      s->left_ns = now;
       if (opt.rate > 0) {
         s->sent_ns = t0 + (uint64_t)((double)(sent + (uint64_t)nb) * ns_per_request);
         if (now > s->sent_ns + 1000000ull) behind++; /* left over 1 ms late */
+        record(&lag_hist, now > s->sent_ns ? now - s->sent_ns : 0);
       }
       iov[nb].iov_base = out[nb].b;
       iov[nb].iov_len = out[nb].len;
@@ -607,7 +621,8 @@ int main(int argc, char **argv) {
         else
           bad++;
         if (at <= deadline) answered_in_time++;
-        record_latency(at - s->sent_ns);
+        record(&hist, at - s->sent_ns);
+        if (opt.rate > 0) record(&reply_hist, at - s->left_ns);
         if (acct) {
           advance_session(s->session);
           free_session[n_free_session++] = s->session;
@@ -644,12 +659,15 @@ int main(int argc, char **argv) {
   printf("{\"server\":\"%s\",\"mode\":\"%s\",\"window\":%d,\"duration_s\":%.3f,\"sent\":%llu,"
          "\"ok\":%llu,\"rejects\":%llu,\"bad\":%llu,\"timeouts\":%llu,\"late\":%llu,"
          "\"rps\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"rate\":%.0f,"
-         "\"behind\":%llu,\"gen_cpu_pct\":%.1f}\n",
+         "\"behind\":%llu,\"lag_p50_ms\":%.3f,\"lag_p99_ms\":%.3f,\"reply_p50_ms\":%.3f,"
+         "\"reply_p99_ms\":%.3f,\"gen_cpu_pct\":%.1f}\n",
          opt.server, names[opt.mode], opt.window, measured, (unsigned long long)sent,
          (unsigned long long)ok, (unsigned long long)rejects, (unsigned long long)bad,
          (unsigned long long)timeouts, (unsigned long long)late,
-         measured > 0 ? (double)answered_in_time / measured : 0.0, percentile(0.5),
-         percentile(0.99), percentile(0.999), opt.rate, (unsigned long long)behind,
+         measured > 0 ? (double)answered_in_time / measured : 0.0, percentile(&hist, 0.5),
+         percentile(&hist, 0.99), percentile(&hist, 0.999), opt.rate,
+         (unsigned long long)behind, percentile(&lag_hist, 0.5), percentile(&lag_hist, 0.99),
+         percentile(&reply_hist, 0.5), percentile(&reply_hist, 0.99),
          wall > 0 ? 100.0 * cpu / wall : 0.0);
   close(fd);
   return 0;

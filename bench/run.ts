@@ -11,6 +11,7 @@
  *                    [--ispkit-node-args '--v8-pool-size=1']  (node options for ispkit serve)
  *                    [--latency-share 0.5]  (open-load latency at this share of the slower
  *                                            server's rate, offered to both; 0: skip)
+ *                    [--keep]  (keep the work dir and the PostgreSQL schemas, for A/B runs by hand)
  *
  * Every process it starts is in its own process group and is killed at the end, even on a
  * failure or ^C. Traffic goes to 127.0.0.1 only.
@@ -827,7 +828,9 @@ async function main(): Promise<void> {
   } finally {
     await stopAll();
     killAll();
-    if (pg) {
+    // --keep keeps the PostgreSQL schemas too: the kept data dirs' configurations name them.
+    if (pg && flags.keep) log(`kept the PostgreSQL schemas ${schemaIspkit} and ${schemaFr}`);
+    else if (pg) {
       try {
         psql(
           `DROP SCHEMA IF EXISTS ${schemaIspkit} CASCADE; DROP SCHEMA IF EXISTS ${schemaFr} CASCADE`,

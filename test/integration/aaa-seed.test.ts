@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RadiusServer } from '../../src/aaa/server.js';
 import type { AuthSubscriber, NasClient } from '../../src/aaa/ports.js';
-import { createLogger } from '../../src/logging.js';
 import {
   bundledDictionary,
   formatAttributes,
@@ -10,6 +9,7 @@ import {
   RadiusClient,
 } from '../../src/radius/index.js';
 import { lines, SEED_ACCESS_ACCEPT, SEED_ACCESS_REQUEST } from '../fixtures/seed.js';
+import { LOOPBACK_SERVER } from '../helpers/radius-server.js';
 
 const dict = bundledDictionary();
 const secret = Buffer.from('collecte-secret');
@@ -37,15 +37,7 @@ beforeAll(async () => {
       findForAuth: (u) =>
         Promise.resolve(u.toLowerCase() === member.username.toLowerCase() ? member : undefined),
     },
-    listen: ['127.0.0.1'],
-    authPort: 0,
-    acctPort: 0,
-    duplicateWindowMs: 30_000,
-    receiveBuffer: 1 << 20,
-    interimInterval: 60,
-    reconnect: { enabled: true, at: '00:00', timeZone: 'UTC' },
-    mppe: { encryptionPolicy: 2, encryptionTypes: 4 },
-    logger: createLogger('silent'),
+    ...LOOPBACK_SERVER,
     // The seed request arrived at 10:11:32 UTC.
     now: () => Date.parse('2025-04-08T10:11:32Z'),
   });

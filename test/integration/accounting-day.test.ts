@@ -19,13 +19,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountingHandler } from '../../src/aaa/accounting.js';
 import type { NasClient } from '../../src/aaa/ports.js';
 import { RadiusServer } from '../../src/aaa/server.js';
-import { createLogger } from '../../src/logging.js';
 import type { Packet } from '../../src/radius/index.js';
 import { bundledDictionary, createPacket, crypto, encodePacket } from '../../src/radius/index.js';
 import { AccountingWriter } from '../../src/sessions/writer.js';
 import type { Store } from '../../src/store/store.js';
 import { openStore } from '../../src/store/store.js';
 import { testStores } from '../helpers/stores.js';
+import { LOOPBACK_SERVER } from '../helpers/radius-server.js';
 
 const stores = await testStores();
 const dict = bundledDictionary();
@@ -328,15 +328,8 @@ describe.each(stores)('a day of accounting around midnight ($name)', (ts) => {
       },
       subscribers: { findForAuth: () => Promise.resolve(undefined) },
       accounting: accountingHandler(writer),
-      listen: ['127.0.0.1'],
-      authPort: 0,
-      acctPort: 0,
-      duplicateWindowMs: 30_000,
+      ...LOOPBACK_SERVER,
       receiveBuffer: 4 << 20,
-      interimInterval: 60,
-      reconnect: { enabled: true, at: '00:00', timeZone: 'UTC' },
-      mppe: { encryptionPolicy: 2, encryptionTypes: 4 },
-      logger: createLogger('silent'),
     });
     await server.start();
   });

@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountingHandler } from '../../src/aaa/accounting.js';
 import type { NasClient } from '../../src/aaa/ports.js';
 import { RadiusServer } from '../../src/aaa/server.js';
-import { createLogger } from '../../src/logging.js';
 import type { Packet } from '../../src/radius/index.js';
 import {
   bundledDictionary,
@@ -29,6 +28,7 @@ import type { Store } from '../../src/store/store.js';
 import { openStore } from '../../src/store/store.js';
 import { SEED_ACCOUNTING_REQUEST } from '../fixtures/seed.js';
 import { testStores } from '../helpers/stores.js';
+import { LOOPBACK_SERVER } from '../helpers/radius-server.js';
 
 const stores = await testStores();
 const dict = bundledDictionary();
@@ -97,15 +97,7 @@ describe.each(stores)('replaying the seed Accounting-Request ($name)', (ts) => {
       nas: { lookup: (a) => Promise.resolve(a === '127.0.0.1' ? nas : undefined) },
       subscribers: { findForAuth: () => Promise.resolve(undefined) },
       accounting: accountingHandler(writer),
-      listen: ['127.0.0.1'],
-      authPort: 0,
-      acctPort: 0,
-      duplicateWindowMs: 30_000,
-      receiveBuffer: 1 << 20,
-      interimInterval: 60,
-      reconnect: { enabled: true, at: '00:00', timeZone: 'UTC' },
-      mppe: { encryptionPolicy: 2, encryptionTypes: 4 },
-      logger: createLogger('silent'),
+      ...LOOPBACK_SERVER,
     });
     await server.start();
     acctPort = server.addresses().find((a) => a.kind === 'acct')?.port ?? 0;

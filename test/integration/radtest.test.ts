@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServer } from '../../src/cli/radtest.js';
 import { RadiusServer } from '../../src/aaa/server.js';
 import type { AuthSubscriber, NasClient } from '../../src/aaa/ports.js';
-import { createLogger } from '../../src/logging.js';
 import type { Packet } from '../../src/radius/index.js';
 import {
   bundledDictionary,
@@ -17,6 +16,7 @@ import {
   decodePacket,
   encodePacket,
 } from '../../src/radius/index.js';
+import { LOOPBACK_SERVER } from '../helpers/radius-server.js';
 
 const dict = bundledDictionary();
 const SECRET = 'radtest-s3cret';
@@ -59,15 +59,8 @@ beforeAll(async () => {
         return Promise.resolve(true);
       },
     },
+    ...LOOPBACK_SERVER,
     listen: ['127.0.0.1', '::1'],
-    authPort: 0,
-    acctPort: 0,
-    duplicateWindowMs: 30_000,
-    receiveBuffer: 1 << 20,
-    interimInterval: 60,
-    reconnect: { enabled: true, at: '00:00', timeZone: 'UTC' },
-    mppe: { encryptionPolicy: 2, encryptionTypes: 4 },
-    logger: createLogger('silent'),
     now: () => Date.parse('2025-04-08T10:11:32Z'),
   });
   await server.start();

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RadiusServer } from '../../src/aaa/server.js';
 import type { RadiusServerOptions } from '../../src/aaa/server.js';
 import type { AuthSubscriber, NasClient } from '../../src/aaa/ports.js';
-import { createLogger } from '../../src/logging.js';
 import type { Packet } from '../../src/radius/index.js';
 import { bundledDictionary } from '../../src/radius/index.js';
+import { LOOPBACK_SERVER } from '../helpers/radius-server.js';
 
 const missing = ['radclient'].filter(
   (b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0,
@@ -130,15 +130,7 @@ describe.skipIf(missing.length > 0)('radclient → our RadiusServer', () => {
           return Promise.resolve(true);
         },
       },
-      listen: ['127.0.0.1'],
-      authPort: 0,
-      acctPort: 0,
-      duplicateWindowMs: 30_000,
-      receiveBuffer: 1 << 20,
-      interimInterval: 60,
-      reconnect: { enabled: true, at: '00:00', timeZone: 'UTC' },
-      mppe: { encryptionPolicy: 2, encryptionTypes: 4 },
-      logger: createLogger('silent'),
+      ...LOOPBACK_SERVER,
       now: () => Date.parse('2025-04-08T10:11:32Z'),
       ...over,
     });

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { AuthSubscriber, NasClient } from '../../src/aaa/ports.js';
 import { RadiusServer } from '../../src/aaa/server.js';
-import { createLogger } from '../../src/logging.js';
 import { bundledDictionary } from '../../src/radius/index.js';
+import { LOOPBACK_SERVER } from '../helpers/radius-server.js';
 
 const SOURCE = new URL('../../bench/load/radload.c', import.meta.url).pathname;
 const SECRET = 'radload-s3cret';
@@ -80,15 +80,7 @@ describe.skipIf(missing.length > 0)('radload → our RadiusServer', () => {
         findForAuth: (u) => Promise.resolve(u === member.username ? member : undefined),
       },
       accounting: { record: () => Promise.resolve(true) },
-      listen: ['127.0.0.1'],
-      authPort: 0,
-      acctPort: 0,
-      duplicateWindowMs: 30_000,
-      receiveBuffer: 1 << 20,
-      interimInterval: 60,
-      reconnect: { enabled: false, at: '00:00', timeZone: 'UTC' },
-      mppe: { encryptionPolicy: 2, encryptionTypes: 4 },
-      logger: createLogger(process.env.RADLOAD_TEST_LOG ?? 'silent'),
+      ...LOOPBACK_SERVER,
     });
     await server.start();
   });

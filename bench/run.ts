@@ -244,7 +244,9 @@ interface LoadResult {
   rate: number;
   /** Requests that left over 1 ms after their scheduled time (open load). */
   behind: number;
-  /** Open load: the generator's own lateness, scheduled time → sent (ms). */
+  /** Open load: requests a full window held back past their time (the server's slowness). */
+  window_waits: number;
+  /** Open load: the generator's own lateness, scheduled time → sent, the others (ms). */
   lag_p50_ms: number;
   lag_p99_ms: number;
   /** Open load: actual send → reply (ms), the server's share without the generator's lag. */
@@ -264,7 +266,8 @@ interface LatencyRow {
   p99: number;
   p999: number;
   behind: number;
-  /** The generator's lateness p99 and the reply time p99 from the actual send (ms). */
+  /** Held back by a full window; the generator's own lateness p99; p99 from the send (ms). */
+  windowWaits: number;
   lagP99: number;
   replyP99: number;
   timeouts: number;
@@ -430,7 +433,8 @@ async function latencyAt(t: Target, mode: Mode, rate: number): Promise<LatencyRo
   const r = await load(t, mode, LATENCY_SECONDS, undefined, rate);
   log(
     `${t.server}/${t.store} ${mode} at ${rate} rps offered: ${r.rps} rps, p50 ${r.p50_ms} ms, ` +
-      `p99 ${r.p99_ms} ms, p99.9 ${r.p999_ms} ms, behind ${r.behind} (lag p99 ${r.lag_p99_ms} ms), ` +
+      `p99 ${r.p99_ms} ms, p99.9 ${r.p999_ms} ms, behind ${r.behind} (held by the window ` +
+      `${r.window_waits}, generator lag p99 ${r.lag_p99_ms} ms), ` +
       `reply p99 from the send ${r.reply_p99_ms} ms, timeouts ${r.timeouts}`,
   );
   return {
@@ -443,6 +447,7 @@ async function latencyAt(t: Target, mode: Mode, rate: number): Promise<LatencyRo
     p99: r.p99_ms,
     p999: r.p999_ms,
     behind: r.behind,
+    windowWaits: r.window_waits,
     lagP99: r.lag_p99_ms,
     replyP99: r.reply_p99_ms,
     timeouts: r.timeouts,
@@ -451,13 +456,14 @@ async function latencyAt(t: Target, mode: Mode, rate: number): Promise<LatencyRo
 
 function latencyTable(rows: readonly LatencyRow[]): string {
   const lines = [
-    '| server | store | mode | offered rps | answered rps | p50 ms | p99 ms | p99.9 ms | sent > 1 ms late | generator lag p99 ms | p99 from the send ms | timeouts |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| server | store | mode | offered rps | answered rps | p50 ms | p99 ms | p99.9 ms | sent > 1 ms late | held by a full window | generator lag p99 ms | p99 from the send ms | timeouts |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows)
     lines.push(
       `| ${r.server} | ${r.store} | ${r.mode} | ${fmt(r.rate)} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ` +
-        `${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${fmt(r.behind)} | ${fmt(r.lagP99, 2)} | ` +
+        `${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${fmt(r.behind)} | ${fmt(r.windowWaits)} | ` +
+        `${fmt(r.lagP99, 2)} | ` +
         `${fmt(r.replyP99, 2)} | ${r.timeouts} |`,
     );
   return lines.join('\n');
@@ -803,7 +809,9 @@ async function main(): Promise<void> {
             `Latency under open load (${LATENCY_SECONDS} s each): requests leave on a schedule at ` +
               `${fmt(LATENCY_SHARE * 100)} % of the slower server's rate above, the same for both ` +
               `servers; latency counts from each request's scheduled time. The generator shares the ` +
-              `machine: "generator lag" is how late its own sends were (scheduled → sent), and ` +
+              `machine: "held by a full window" counts requests that could not leave on time ` +
+              `because ${fmt(WINDOW)} were outstanding (the server's slowness), "generator lag" is ` +
+              `how late the others left (scheduled → sent: the generator's own lateness), and ` +
               `"p99 from the send" leaves that lag out (the server's share, kernel queues included).`,
             '',
             latencyTable(latency),

@@ -16,8 +16,9 @@
  * only caps what is outstanding), and latency is measured from each request's scheduled time,
  * so that a server that falls behind is not excused by the generator waiting for it (no
  * coordinated omission). "behind" counts the requests that left over 1 ms after their time;
- * lag_p50/p99 are the generator's own lateness (scheduled → sent) and reply_p50/p99 the time
- * from the actual send to the reply, to tell the generator's share of a tail from the server's.
+ * lag_p50/p99 are the generator's own lateness (scheduled → sent, for the requests that a full
+ * window did not hold back; window_waits counts those) and reply_p50/p99 the time from the
+ * actual send to the reply, to tell the generator's share of a tail from the server's.
  *
  * Build: cc -O2 -o radload radload.c -lcrypto
  */
@@ -87,6 +88,9 @@ struct histogram {
 static struct histogram hist, lag_hist, reply_hist;
 static uint64_t sent, ok, rejects, bad, timeouts, late, behind, answered_in_time, next_user,
     next_session;
+/* Open load: requests that could not leave on time because the window was full (the server's
+   slowness, not the generator's), and when the window last held back a request that was due. */
+static uint64_t window_waits, last_blocked_ns;
 static uint64_t rng_state;
 static unsigned next_id;
 static int outstanding;
@@ -539,7 +543,12 @@ int main(int argc, char **argv) {
       if (opt.rate > 0) {
         s->sent_ns = t0 + (uint64_t)((double)(sent + (uint64_t)nb) * ns_per_request);
         if (now > s->sent_ns + 1000000ull) behind++; /* left over 1 ms late */
-        record(&lag_hist, now > s->sent_ns ? now - s->sent_ns : 0);
+        /* Held back by a full window since it was due: the server's share. Otherwise any delay
+           is the generator's own (its loop woke late). */
+        if (last_blocked_ns >= s->sent_ns)
+          window_waits++;
+        else
+          record(&lag_hist, now > s->sent_ns ? now - s->sent_ns : 0);
       }
       iov[nb].iov_base = out[nb].b;
       iov[nb].iov_len = out[nb].len;
@@ -561,6 +570,8 @@ int main(int argc, char **argv) {
       }
       done += r;
     }
+    if (opt.rate > 0 && sending && (uint64_t)nb < due && outstanding + nb >= opt.window)
+      last_blocked_ns = now;
     outstanding += nb;
     sent += (uint64_t)nb;
 
@@ -659,15 +670,15 @@ int main(int argc, char **argv) {
   printf("{\"server\":\"%s\",\"mode\":\"%s\",\"window\":%d,\"duration_s\":%.3f,\"sent\":%llu,"
          "\"ok\":%llu,\"rejects\":%llu,\"bad\":%llu,\"timeouts\":%llu,\"late\":%llu,"
          "\"rps\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"rate\":%.0f,"
-         "\"behind\":%llu,\"lag_p50_ms\":%.3f,\"lag_p99_ms\":%.3f,\"reply_p50_ms\":%.3f,"
-         "\"reply_p99_ms\":%.3f,\"gen_cpu_pct\":%.1f}\n",
+         "\"behind\":%llu,\"window_waits\":%llu,\"lag_p50_ms\":%.3f,\"lag_p99_ms\":%.3f,"
+         "\"reply_p50_ms\":%.3f,\"reply_p99_ms\":%.3f,\"gen_cpu_pct\":%.1f}\n",
          opt.server, names[opt.mode], opt.window, measured, (unsigned long long)sent,
          (unsigned long long)ok, (unsigned long long)rejects, (unsigned long long)bad,
          (unsigned long long)timeouts, (unsigned long long)late,
          measured > 0 ? (double)answered_in_time / measured : 0.0, percentile(&hist, 0.5),
          percentile(&hist, 0.99), percentile(&hist, 0.999), opt.rate,
-         (unsigned long long)behind, percentile(&lag_hist, 0.5), percentile(&lag_hist, 0.99),
-         percentile(&reply_hist, 0.5), percentile(&reply_hist, 0.99),
+         (unsigned long long)behind, (unsigned long long)window_waits, percentile(&lag_hist, 0.5),
+         percentile(&lag_hist, 0.99), percentile(&reply_hist, 0.5), percentile(&reply_hist, 0.99),
          wall > 0 ? 100.0 * cpu / wall : 0.0);
   close(fd);
   return 0;

@@ -38,6 +38,8 @@ interface Result {
   p50_ms: number;
   p99_ms: number;
   rate: number;
+  behind: number;
+  window_waits: number;
   lag_p50_ms: number;
   lag_p99_ms: number;
   reply_p50_ms: number;
@@ -65,6 +67,24 @@ describe.skipIf(missing.length > 0)('radload → our RadiusServer', () => {
     interim: null,
   };
   let server: RadiusServer;
+  /** The same member, answered 20 ms late: a slow server, whose full window holds requests. */
+  let slow: RadiusServer;
+
+  function start(delayMs: number): Promise<RadiusServer> {
+    const s = new RadiusServer({
+      dictionary: bundledDictionary(),
+      nas: { lookup: (a) => Promise.resolve(a === '127.0.0.1' ? nas : undefined) },
+      subscribers: {
+        findForAuth: (u) =>
+          new Promise((resolve) =>
+            setTimeout(() => resolve(u === member.username ? member : undefined), delayMs),
+          ),
+      },
+      accounting: { record: () => Promise.resolve(true) },
+      ...LOOPBACK_SERVER,
+    });
+    return s.start().then(() => s);
+  }
 
   beforeAll(async () => {
     const cc = spawnSync(
@@ -73,26 +93,19 @@ describe.skipIf(missing.length > 0)('radload → our RadiusServer', () => {
       { encoding: 'utf8' },
     );
     if (cc.status !== 0) throw new Error(`radload did not build:\n${cc.stderr}`);
-    server = new RadiusServer({
-      dictionary: bundledDictionary(),
-      nas: { lookup: (a) => Promise.resolve(a === '127.0.0.1' ? nas : undefined) },
-      subscribers: {
-        findForAuth: (u) => Promise.resolve(u === member.username ? member : undefined),
-      },
-      accounting: { record: () => Promise.resolve(true) },
-      ...LOOPBACK_SERVER,
-    });
-    await server.start();
+    server = await start(0);
+    slow = await start(20);
   });
 
   afterAll(async () => {
     await server?.stop();
+    await slow?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   /** Runs radload (asynchronously: the server answers on this process's event loop). */
-  function radload(...extra: string[]): Promise<Result> {
-    const port = server.addresses().find((a) => a.kind === 'auth')?.port ?? 0;
+  function radload(to: RadiusServer, ...extra: string[]): Promise<Result> {
+    const port = to.addresses().find((a) => a.kind === 'auth')?.port ?? 0;
     const args = ['--mode', 'pap', '--port', String(port), '--secret', SECRET, '--users', '1'];
     args.push('--user-fmt', 'm%06u', '--pass-fmt', 'Pw-%06u', '--duration', '1', ...extra);
     return new Promise((resolve, reject) => {
@@ -112,7 +125,7 @@ describe.skipIf(missing.length > 0)('radload → our RadiusServer', () => {
   }
 
   it('under open load, splits the latency into the generator lag and the reply time', async () => {
-    const r = await radload('--rate', '400');
+    const r = await radload(server, '--rate', '400');
     expect(r.rate).toBe(400);
     expect(r.sent).toBeGreaterThanOrEqual(350);
     expect(r.ok).toBe(r.sent);
@@ -129,10 +142,24 @@ describe.skipIf(missing.length > 0)('radload → our RadiusServer', () => {
   });
 
   it('under closed load (no schedule), reports no lag and no reply split', async () => {
-    const r = await radload('--window', '8');
+    const r = await radload(server, '--window', '8');
     expect(r.rate).toBe(0);
     expect(r.ok).toBe(r.sent);
     expect(r.ok).toBeGreaterThan(100);
     expect([r.lag_p50_ms, r.lag_p99_ms, r.reply_p50_ms, r.reply_p99_ms]).toEqual([0, 0, 0, 0]);
+    expect(r.window_waits).toBe(0);
+  });
+
+  it("counts requests a full window held back as the server's, not as the generator's lag", async () => {
+    // 2 outstanding at most, 20 ms each: ~100 answers a second for 400 offered.
+    const r = await radload(slow, '--rate', '400', '--window', '2');
+    expect(r.ok).toBe(r.sent);
+    expect(r.sent).toBeLessThan(200);
+    expect(r.p50_ms).toBeGreaterThan(100); // from the schedule: the backlog grows all along
+    expect(r.window_waits).toBeGreaterThan(r.sent / 2);
+    expect(r.behind).toBeGreaterThan(r.sent / 2);
+    // What the window did not hold back left about on time.
+    expect(r.lag_p99_ms).toBeLessThan(5);
+    expect(r.reply_p50_ms).toBeGreaterThanOrEqual(20);
   });
 });

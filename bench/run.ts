@@ -48,10 +48,11 @@ import {
   stopAll,
 } from './lib/procs.js';
 import { topSelfTime } from './lib/profile.js';
+import type { RadloadResult } from './lib/radload.js';
+import { radloadCcArgs } from './lib/radload.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(ROOT, 'dist/cli/main.js');
-const RADLOAD_SRC = join(ROOT, 'bench/load/radload.c');
 const OUT = join(ROOT, 'bench/out');
 const RADLOAD = join(OUT, 'radload');
 const SECRET = 'bench-Secret-0123456789';
@@ -142,9 +143,8 @@ function ensureFreeradius(): void {
 
 function buildRadload(): void {
   mkdirSync(OUT, { recursive: true });
-  const args = ['-O2', '-Wall', '-Wno-deprecated-declarations', '-o', RADLOAD, RADLOAD_SRC];
   const build = (): void => {
-    run('cc', [...args, '-lcrypto']);
+    run('cc', radloadCcArgs(RADLOAD));
   };
   try {
     build();
@@ -225,36 +225,6 @@ interface Target {
   withPostgres: boolean;
 }
 
-interface LoadResult {
-  server: string;
-  mode: string;
-  window: number;
-  duration_s: number;
-  sent: number;
-  ok: number;
-  rejects: number;
-  bad: number;
-  timeouts: number;
-  late: number;
-  rps: number;
-  p50_ms: number;
-  p99_ms: number;
-  p999_ms: number;
-  /** The offered rate under open load (0: closed loop, the window kept full). */
-  rate: number;
-  /** Requests that left over 1 ms after their scheduled time (open load). */
-  behind: number;
-  /** Open load: requests a full window held back past their time (the server's slowness). */
-  window_waits: number;
-  /** Open load: the generator's own lateness, scheduled time → sent, the others (ms). */
-  lag_p50_ms: number;
-  lag_p99_ms: number;
-  /** Open load: actual send → reply (ms), the server's share without the generator's lag. */
-  reply_p50_ms: number;
-  reply_p99_ms: number;
-  gen_cpu_pct: number;
-}
-
 /** Latency under open load: both servers offered the same rate. */
 interface LatencyRow {
   server: string;
@@ -273,7 +243,7 @@ interface LatencyRow {
   timeouts: number;
 }
 
-interface Measured extends LoadResult {
+interface Measured extends RadloadResult {
   store: string;
   round: number;
   /** Server CPU (PostgreSQL's included for the PostgreSQL stores), µs per answered request. */
@@ -306,7 +276,7 @@ async function load(
   seconds: number,
   count?: number,
   rate?: number,
-): Promise<LoadResult> {
+): Promise<RadloadResult> {
   const acct = mode === 'acct' || mode === 'acct-start';
   const args = [
     '--mode',
@@ -343,7 +313,7 @@ async function load(
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   clearTimeout(guard);
   if (code !== 0) throw new Error(`radload exited with ${code}: ${err}${out}`);
-  return JSON.parse(out.trim()) as LoadResult;
+  return JSON.parse(out.trim()) as RadloadResult;
 }
 
 async function measure(t: Target, mode: Mode, seconds: number, round: number): Promise<Measured> {

@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthSubscriber, NasClient } from '../../src/aaa/ports.js';
 import { RadiusServer } from '../../src/aaa/server.js';
 import { bundledDictionary } from '../../src/radius/index.js';
+import type { RadloadResult } from '../../bench/lib/radload.js';
+import { radloadCcArgs } from '../../bench/lib/radload.js';
 import { LOOPBACK_SERVER } from '../helpers/radius-server.js';
 
-const SOURCE = new URL('../../bench/load/radload.c', import.meta.url).pathname;
 const SECRET = 'radload-s3cret';
 
 const missing = [
@@ -28,22 +29,6 @@ if (missing.length > 0) {
       });
     });
   } else console.warn(`skipping radload tests: ${why}`);
-}
-
-interface Result {
-  sent: number;
-  ok: number;
-  bad: number;
-  timeouts: number;
-  p50_ms: number;
-  p99_ms: number;
-  rate: number;
-  behind: number;
-  window_waits: number;
-  lag_p50_ms: number;
-  lag_p99_ms: number;
-  reply_p50_ms: number;
-  reply_p99_ms: number;
 }
 
 describe.skipIf(missing.length > 0)('radload → our RadiusServer', () => {
@@ -87,11 +72,7 @@ describe.skipIf(missing.length > 0)('radload → our RadiusServer', () => {
   }
 
   beforeAll(async () => {
-    const cc = spawnSync(
-      'cc',
-      ['-O2', '-Wall', '-Wno-deprecated-declarations', '-o', binary, SOURCE, '-lcrypto'],
-      { encoding: 'utf8' },
-    );
+    const cc = spawnSync('cc', radloadCcArgs(binary), { encoding: 'utf8' });
     if (cc.status !== 0) throw new Error(`radload did not build:\n${cc.stderr}`);
     server = await start(0);
     slow = await start(20);
@@ -104,7 +85,7 @@ describe.skipIf(missing.length > 0)('radload → our RadiusServer', () => {
   });
 
   /** Runs radload (asynchronously: the server answers on this process's event loop). */
-  function radload(to: RadiusServer, ...extra: string[]): Promise<Result> {
+  function radload(to: RadiusServer, ...extra: string[]): Promise<RadloadResult> {
     const port = to.addresses().find((a) => a.kind === 'auth')?.port ?? 0;
     const args = ['--mode', 'pap', '--port', String(port), '--secret', SECRET, '--users', '1'];
     args.push('--user-fmt', 'm%06u', '--pass-fmt', 'Pw-%06u', '--duration', '1', ...extra);
@@ -119,7 +100,7 @@ describe.skipIf(missing.length > 0)('radload → our RadiusServer', () => {
       child.on('close', (code) => {
         clearTimeout(timer);
         if (code !== 0) reject(new Error(`radload failed (${code}):\n${err}`));
-        else resolve(JSON.parse(out) as Result);
+        else resolve(JSON.parse(out) as RadloadResult);
       });
     });
   }

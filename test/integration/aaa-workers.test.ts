@@ -130,23 +130,20 @@ describe.each(stores)('auth worker threads on $name', (ts) => {
       list.push(m);
       replies.set(m[1] as number, list);
     });
-    const raws: Buffer[] = [];
-    for (let id = 0; id < 256; id++) {
+    const signedPap = (id: number): Buffer => {
       const req = papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1');
       req.identifier = id;
       req.withMessageAuthenticator();
-      raws.push(encodePacket(req, { secret: key }));
-    }
-    const first = raws[0] as Buffer;
+      return encodePacket(req, { secret: key });
+    };
+    const raws: Buffer[] = [];
+    const first = signedPap(0);
     sock.send(first, authPort, '127.0.0.1');
     await new Promise((r) => setTimeout(r, 200));
     // Three waves of 255, each request new (a new identifier and authenticator each wave).
     for (let wave = 0; wave < 3; wave++) {
       for (let id = 1; id < 256; id++) {
-        const req = papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1');
-        req.identifier = id;
-        req.withMessageAuthenticator();
-        const raw = encodePacket(req, { secret: key });
+        const raw = signedPap(id);
         raws[id] = raw;
         sock.send(raw, authPort, '127.0.0.1');
       }

@@ -76,7 +76,7 @@ describe('quoting values into the text of a query', () => {
 
 const postgres = (await testStores()).find((s) => s.name === 'postgres');
 
-describe.runIf(postgres)('the PostgreSQL recorder (three round trips)', () => {
+describe.runIf(postgres)('the PostgreSQL recorder (two round trips, prepared statements)', () => {
   // Two schemas of this file's own: one written through the query builder, one directly.
   const suffix = randomBytes(5).toString('hex');
   const schemas = [`pgrec_builder_${suffix}`, `pgrec_direct_${suffix}`] as const;
@@ -178,6 +178,43 @@ describe.runIf(postgres)('the PostgreSQL recorder (three round trips)', () => {
     expect(await tables(viaDirect)).toEqual({ sessions: [], usage: [] });
     // The connection is usable again (no transaction left open on it).
     expect(await recorder.applyBatch([ok])).toEqual(['created']);
+  });
+
+  it('prepares its statements again when the connection lacks some, and survives a change of a column', async () => {
+    const one = await openStore(urlOf(schemas[1]), dir, { poolSize: 1 });
+    const names = async (): Promise<string[]> =>
+      (
+        await sql<{
+          name: string;
+        }>`select name from pg_prepared_statements order by name`.execute(one.db)
+      ).rows.map((r) => r.name);
+    try {
+      const recorder = new PgRecorder(one.db, { serialize: true });
+      expect(await recorder.applyBatch([event('start', 0, T0, 0, true, undefined)])).toEqual([
+        'created',
+      ]);
+      const all = ['ispkit_acct_lock', 'ispkit_acct_sessions', 'ispkit_acct_usage'];
+      expect(await names()).toEqual(all);
+      // Only some there (a server connection behind PgBouncer that another batch half prepared).
+      await sql`deallocate ispkit_acct_usage`.execute(one.db);
+      expect(
+        await recorder.applyBatch([event('interim', 0, T0 + 60_000, 10, true, undefined)]),
+      ).toEqual(['updated']);
+      // A column's type changed under the prepared upsert: PostgreSQL plans it again itself.
+      await sql`alter table sessions alter column nas_port_id type varchar(253)`.execute(one.db);
+      try {
+        expect(
+          await recorder.applyBatch([event('stop', 0, T0 + 120_000, 20, true, undefined)]),
+        ).toEqual(['updated']);
+      } finally {
+        await sql`alter table sessions alter column nas_port_id type text`.execute(one.db);
+      }
+      expect(await names()).toEqual(all);
+    } finally {
+      await one.close();
+    }
+    const t = (await tables(viaDirect)) as { sessions: { state: string; bytes_in: number }[] };
+    expect(t.sessions.map((s) => [s.state, s.bytes_in])).toEqual([['stopped', 20_000]]);
   });
 
   it('is what the writer uses on PostgreSQL, refusals and all', async () => {

@@ -1,11 +1,12 @@
 /**
- * The recorder's batches on PostgreSQL in three round trips instead of six: `begin` and the
- * sessions' locks in one simple query, the read of the sessions (a statement of its own, after
- * the locks: in READ COMMITTED its snapshot then includes what another instance committed
- * before releasing them), then both upserts and the `commit` in one simple query. The same
- * model (recorder.ts: planSegment) and the same statements as the query-builder path; the
- * values go as array literals in the text (the simple protocol takes several statements but no
- * parameters), which also skips node-postgres's generic array serialization.
+ * The recorder's batches on PostgreSQL in two round trips instead of six: `begin`, the sessions'
+ * locks and the read of the sessions in one simple query, then both upserts and the `commit` in
+ * another. The read is a statement of its own after the locks: in READ COMMITTED each statement
+ * of a simple query takes its own snapshot, which then includes what another instance committed
+ * before releasing them. The same model (recorder.ts: planSegment) and the same statements as
+ * the query-builder path, prepared once per connection; the values go as array literals in the
+ * text (the simple protocol takes several statements but no parameters), which also skips
+ * node-postgres's generic array serialization.
  */
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
@@ -21,7 +22,6 @@ import {
   SESSIONS_ON_CONFLICT,
   USAGE_COLUMNS,
   USAGE_ON_CONFLICT,
-  readSessions,
   writeSessions,
   writeUsage,
 } from './session-rows.js';
@@ -63,45 +63,93 @@ function numberArray(values: readonly (number | null)[]): string {
   return `${out}}`;
 }
 
-/** An array of one column's values, typed, for unnest. */
-function columnArray(type: string, values: readonly (string | number | null)[]): string {
-  const literal =
+/** One column's values as a literal of a PostgreSQL array (its type is the statement's). */
+function arrayLiteral(type: string, values: readonly (string | number | null)[]): string {
+  return sqlString(
     type === 'text'
       ? textArray(values as readonly (string | null)[])
-      : numberArray(values as readonly (number | null)[]);
-  return `${sqlString(literal)}::${type}[]`;
+      : numberArray(values as readonly (number | null)[]),
+  );
 }
 
-const SESSIONS_UPSERT_HEAD = `insert into sessions (${ALL_SESSION_COLUMNS.join(', ')}) select * from unnest(`;
-const SESSIONS_UPSERT_TAIL = `) ${SESSIONS_ON_CONFLICT}`;
+/**
+ * The statements of a batch, prepared once per server connection (SQL PREPARE, usable in a
+ * simple query of several statements) and run with EXECUTE: the server parses and plans the
+ * long upserts once, not for every batch. The text is session-rows.ts's. A batch that finds
+ * them missing (a new connection, or PgBouncer in transaction mode handing it another server
+ * connection; the locks, executed first, tell) rolls back and prepares them again inside its
+ * next transaction, which stays on one server connection
+ * even through PgBouncer. Not the read of the sessions: prepared, PostgreSQL settles on a
+ * generic plan while the table is small, a sequential scan, and keeps it as the table grows
+ * (measured: the bench's throughput fell by half from one round to the next).
+ */
+const USAGE_TYPES = ['text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'integer'] as const;
+const params = (n: number): string => Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ');
+const STATEMENTS = {
+  ispkit_acct_lock: `(text[]) as select pg_advisory_xact_lock(h) from (select distinct hashtextextended(id, ${LOCK_SEED}) as h from unnest($1) as id) as k order by h`,
+  ispkit_acct_sessions: `(${ALL_SESSION_COLUMNS.map((c: Column) => `${PG_TYPE[c]}[]`).join(', ')}) as insert into sessions (${ALL_SESSION_COLUMNS.join(', ')}) select * from unnest(${params(ALL_SESSION_COLUMNS.length)}) ${SESSIONS_ON_CONFLICT}`,
+  ispkit_acct_usage: `(${USAGE_TYPES.map((t) => `${t}[]`).join(', ')}) as insert into usage_daily (${USAGE_COLUMNS}) select * from unnest(${params(USAGE_TYPES.length)}) ${USAGE_ON_CONFLICT}`,
+} as const;
+const PREPARE_ALL = Object.entries(STATEMENTS)
+  .map(([name, body]) => `prepare ${name} ${body}`)
+  .join(';\n');
+/**
+ * What PostgreSQL says when a statement is not prepared on this connection (a change to the
+ * tables does not make them stale: they return no rows, and the server plans them again).
+ */
+const NOT_PREPARED = '26000';
 
-/** The upsert of sessions, values inline (same statement as session-rows.ts writeSessions). */
+/** The upsert of sessions (same statement as session-rows.ts writeSessions). */
 function sessionsUpsert(rows: readonly SessionState[]): string {
   const arrays = ALL_SESSION_COLUMNS.map((c: Column) =>
-    columnArray(
+    arrayLiteral(
       PG_TYPE[c],
       rows.map((r) => r[c]),
     ),
   );
-  return SESSIONS_UPSERT_HEAD + arrays.join(', ') + SESSIONS_UPSERT_TAIL;
+  return `execute ispkit_acct_sessions(${arrays.join(', ')})`;
 }
 
-/** The addition to daily usage, values inline (same statement as writeUsage). */
+/** The addition to daily usage (same statement as writeUsage). */
 function usageUpsert(adds: readonly UsageAdd[]): string {
-  const col = <T extends string | number>(f: (u: UsageAdd) => T, type: string): string =>
-    columnArray(type, adds.map(f));
-  return `insert into usage_daily (${USAGE_COLUMNS})
-    select * from unnest(${col((u) => u.key, 'text')}, ${col((u) => u.day, 'text')},
-      ${col((u) => u.username, 'text')}, ${col((u) => u.bytesIn, 'bigint')},
-      ${col((u) => u.bytesOut, 'bigint')}, ${col((u) => u.seconds, 'bigint')},
-      ${col((u) => u.sessions, 'integer')})
-    ${USAGE_ON_CONFLICT}`;
+  const cols: readonly ((u: UsageAdd) => string | number)[] = [
+    (u) => u.key,
+    (u) => u.day,
+    (u) => u.username,
+    (u) => u.bytesIn,
+    (u) => u.bytesOut,
+    (u) => u.seconds,
+    (u) => u.sessions,
+  ];
+  const arrays = cols.map((f, i) => arrayLiteral(USAGE_TYPES[i] as string, adds.map(f)));
+  return `execute ispkit_acct_usage(${arrays.join(', ')})`;
 }
 
-/** `begin`, then the sessions' locks in one order for everyone (see session-rows.ts). */
-function beginAndLock(ids: readonly string[], serialize: boolean): string {
-  if (!serialize || ids.length === 0) return 'begin';
-  return `begin; select pg_advisory_xact_lock(h) from (select distinct hashtextextended(id, ${LOCK_SEED}) as h from unnest(${columnArray('text', ids)}) as id) as k order by h`;
+const READ_HEAD = `select ${ALL_SESSION_COLUMNS.join(', ')} from sessions where unique_id = any(`;
+
+/**
+ * The sessions' locks in one order for everyone (see session-rows.ts), then the read of the
+ * sessions (same rows as session-rows.ts readSessions): statements for one simple query.
+ */
+function lockAndRead(ids: readonly string[], serialize: boolean): string {
+  const keys = arrayLiteral('text', ids);
+  const read = `${READ_HEAD}${keys}::text[])`;
+  return serialize ? `execute ispkit_acct_lock(${keys}); ${read}` : read;
+}
+
+/**
+ * `begin`, and the statements that prepare this file's statements on the server connection
+ * the transaction is on (dropping those already there: some may be stale).
+ */
+async function beginAndPrepare(conn: Kysely<Database>): Promise<string> {
+  const there = await sql
+    .raw<{
+      name: string;
+    }>(
+      `begin; select name from pg_prepared_statements where name = any(${arrayLiteral('text', Object.keys(STATEMENTS))}::text[])`,
+    )
+    .execute(conn);
+  return [...there.rows.map((r) => `deallocate ${r.name}`), PREPARE_ALL].join(';\n');
 }
 
 /**
@@ -115,41 +163,60 @@ export class PgRecorder {
     private readonly opts: ApplyOptions = {},
   ) {}
 
-  async applyBatch(events: readonly AccountingEvent[]): Promise<Applied[]> {
+  /**
+   * `onLocked` is told once the batch holds its sessions' locks and has read them (not on the
+   * general path, for an Accounting-On/Off or a NUL: the caller learns when it ends).
+   */
+  async applyBatch(events: readonly AccountingEvent[], onLocked?: () => void): Promise<Applied[]> {
     const ids = [...new Set(events.map((e) => e.uniqueId))];
-    const begin = beginAndLock(ids, this.opts.serialize === true);
+    const read = lockAndRead(ids, this.opts.serialize === true);
     // Accounting-On/Off splits a batch (rare), and a NUL cannot be in the text of a query (the
     // query builder's parameters have PostgreSQL refuse the value instead): the general path.
     if (
-      begin.includes('\u0000') ||
+      ids.length === 0 ||
+      read.includes('\u0000') ||
       events.some((e) => e.status === 'accounting-on' || e.status === 'accounting-off')
     ) {
       return this.db.transaction().execute((trx) => applyBatch(trx, events, this.opts));
     }
     return this.db.connection().execute(async (conn) => {
-      try {
-        await sql.raw(begin).execute(conn);
-        const stored = new Map<string, SessionState>();
-        for (const r of await readSessions(conn, ids)) stored.set(r.unique_id, r);
-        const plan = planSegment(stored, events);
-        const writes: string[] = [];
-        if (plan.sessions.length > 0) writes.push(sessionsUpsert(plan.sessions));
-        if (plan.usage.length > 0) writes.push(usageUpsert(plan.usage));
-        writes.push('commit');
-        const text = writes.join(';\n');
-        if (text.includes('\u0000')) {
-          await writeSessions(conn, plan.sessions);
-          await writeUsage(conn, plan.usage);
-          await sql.raw('commit').execute(conn);
-        } else await sql.raw(text).execute(conn);
-        return plan.applied;
-      } catch (err) {
-        await sql
-          .raw('rollback')
-          .execute(conn)
-          .catch(() => undefined);
-        throw err;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const begin = attempt === 0 ? 'begin' : await beginAndPrepare(conn);
+          return await this.inTransaction(conn, `${begin};\n${read}`, events, onLocked);
+        } catch (err) {
+          await sql
+            .raw('rollback')
+            .execute(conn)
+            .catch(() => undefined);
+          const code = (err as { code?: unknown }).code;
+          if (attempt > 0 || code !== NOT_PREPARED) throw err;
+        }
       }
     });
+  }
+
+  private async inTransaction(
+    conn: Kysely<Database>,
+    beginLockAndRead: string,
+    events: readonly AccountingEvent[],
+    onLocked: (() => void) | undefined,
+  ): Promise<Applied[]> {
+    const read = await sql.raw<SessionState>(beginLockAndRead).execute(conn);
+    const stored = new Map<string, SessionState>();
+    for (const r of read.rows) stored.set(r.unique_id, r);
+    onLocked?.();
+    const plan = planSegment(stored, events);
+    const writes: string[] = [];
+    if (plan.sessions.length > 0) writes.push(sessionsUpsert(plan.sessions));
+    if (plan.usage.length > 0) writes.push(usageUpsert(plan.usage));
+    writes.push('commit');
+    const text = writes.join(';\n');
+    if (text.includes('\u0000')) {
+      await writeSessions(conn, plan.sessions);
+      await writeUsage(conn, plan.usage);
+      await sql.raw('commit').execute(conn);
+    } else await sql.raw(text).execute(conn);
+    return plan.applied;
   }
 }

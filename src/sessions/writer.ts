@@ -79,8 +79,12 @@ export class AccountingWriter implements RecordWriter {
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private running: Promise<void> | undefined;
-  /** When the transaction in progress began (undefined: none). */
-  private inFlightSince: number | undefined;
+  /** The batches in a transaction now, by when their oldest record arrived. */
+  private readonly inFlight = new Set<{ since: number }>();
+  /** PostgreSQL: a batch is taking its sessions' locks (the next one waits for that). */
+  private pgLocking = false;
+  /** Told when a batch ends (flush waits for the last one). */
+  private settled: (() => void)[] = [];
   private readonly now: () => number;
   private readonly maxDelayMs: number;
   private readonly maxBatch: number;
@@ -120,11 +124,17 @@ export class AccountingWriter implements RecordWriter {
     return new Promise((resolve) => {
       this.queue.push({ ev, resolve, since: this.now() });
       if (this.queue.length >= this.maxBatch) this.kick();
-      else if (this.running)
-        return; // the drain loop takes it after the batch in progress
+      else if (this.busy())
+        return; // taken when a batch in progress ends (or, PostgreSQL, holds its locks)
       else if (this.maxDelayMs === 0) this.immediate ??= setImmediate(() => this.kick());
       else this.timer ??= setTimeout(() => this.kick(), this.maxDelayMs);
     });
+  }
+
+  /** No batch can start now; one will when a batch in progress ends or holds its locks. */
+  private busy(): boolean {
+    if (!this.pg) return this.running !== undefined;
+    return this.pgLocking || this.inFlight.size >= PG_IN_FLIGHT;
   }
 
   get depth(): number {
@@ -136,14 +146,9 @@ export class AccountingWriter implements RecordWriter {
    * progress), in ms; 0 when nothing waits. The spool's watchdog reads it.
    */
   oldestWaitMs(): number {
-    const first = this.queue[0]?.since;
-    const oldest =
-      this.inFlightSince === undefined
-        ? first
-        : first === undefined
-          ? this.inFlightSince
-          : Math.min(first, this.inFlightSince);
-    return oldest === undefined ? 0 : this.now() - oldest;
+    let oldest = this.queue[0]?.since ?? Number.POSITIVE_INFINITY;
+    for (const b of this.inFlight) oldest = Math.min(oldest, b.since);
+    return oldest === Number.POSITIVE_INFINITY ? 0 : this.now() - oldest;
   }
 
   /**
@@ -163,6 +168,10 @@ export class AccountingWriter implements RecordWriter {
       clearImmediate(this.immediate);
       this.immediate = undefined;
     }
+    if (this.pg) {
+      this.pgKick(this.pg);
+      return;
+    }
     // One transaction at a time keeps records in arrival order.
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
@@ -171,29 +180,69 @@ export class AccountingWriter implements RecordWriter {
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      this.batches++;
-      this.inFlightSince = Math.min(...batch.map((w) => w.since));
-      try {
-        const events = batch.map((w) => w.ev);
-        // The synchronous path unless a query-builder transaction is open on the connection
-        // (another service's, between two of its awaits): then wait for it like any query.
-        if (this.sqlite && !this.sqlite.db.inTransaction) this.sqlite.applyBatch(events);
-        else if (this.pg) await this.pg.applyBatch(events);
-        else
-          await this.db.transaction().execute(async (trx) => {
-            await applyBatch(trx, events, this.opts.apply);
-          });
-        this.settle(batch, 'committed');
-      } catch (err) {
-        if (batch.length === 1) {
-          this.opts.onError?.(err, 1);
-          this.settle(batch, isRefusal(err) ? 'refused' : 'unavailable');
-        } else await this.oneByOne(batch, err);
-      } finally {
-        this.inFlightSince = undefined;
+    while (this.queue.length > 0) await this.run(this.queue.splice(0, this.maxBatch));
+  }
+
+  /**
+   * PostgreSQL: up to two transactions at once, so that this thread prepares one batch while
+   * the server works on the other. Records stay in arrival order per session: a batch starts
+   * only once the one before holds its sessions' locks (pg-recorder.ts), so a later record of
+   * the same session waits for the earlier one's commit before it reads the session. An
+   * Accounting-On/Off closes a NAS's sessions without those locks: it runs alone.
+   */
+  private pgKick(pg: PgRecorder): void {
+    while (this.queue.length > 0 && this.inFlight.size < PG_IN_FLIGHT && !this.pgLocking) {
+      let n = Math.min(this.queue.length, this.maxBatch);
+      if (this.inFlight.size > 0) {
+        const reset = this.queue.findIndex((w, i) => i < n && isNasReset(w.ev));
+        if (reset === 0) return; // after the batch in flight
+        if (reset > 0) n = reset;
       }
+      let locked = false;
+      const onLocked = (): void => {
+        if (locked) return;
+        locked = true;
+        this.pgLocking = false;
+      };
+      this.pgLocking = true;
+      void this.run(this.queue.splice(0, n), pg, () => {
+        onLocked();
+        this.pgKick(pg);
+      }).finally(() => {
+        onLocked();
+        if (this.queue.length > 0) this.pgKick(pg);
+      });
+    }
+  }
+
+  /** One batch in one transaction (one record at a time if it fails). */
+  private async run(batch: Waiting[], pg?: PgRecorder, onLocked?: () => void): Promise<void> {
+    this.batches++;
+    let since = batch[0]?.since ?? this.now();
+    for (const w of batch) since = Math.min(since, w.since);
+    const entry = { since };
+    this.inFlight.add(entry);
+    try {
+      const events = batch.map((w) => w.ev);
+      // The synchronous path unless a query-builder transaction is open on the connection
+      // (another service's, between two of its awaits): then wait for it like any query.
+      if (this.sqlite && !this.sqlite.db.inTransaction) this.sqlite.applyBatch(events);
+      else if (pg) await pg.applyBatch(events, onLocked);
+      else
+        await this.db.transaction().execute(async (trx) => {
+          await applyBatch(trx, events, this.opts.apply);
+        });
+      this.settle(batch, 'committed');
+    } catch (err) {
+      if (batch.length === 1) {
+        this.opts.onError?.(err, 1);
+        this.settle(batch, isRefusal(err) ? 'refused' : 'unavailable');
+      } else await this.oneByOne(batch, err);
+    } finally {
+      this.inFlight.delete(entry);
+      const waiting = this.settled;
+      this.settled = [];
+      for (const tell of waiting) tell();
     }
   }
 
@@ -278,7 +327,18 @@ export class AccountingWriter implements RecordWriter {
   async flush(): Promise<void> {
     this.kick();
     while (this.running) await this.running;
+    while (this.inFlight.size > 0 || this.queue.length > 0) {
+      await new Promise<void>((resolve) => this.settled.push(resolve));
+      if (this.inFlight.size === 0) this.kick();
+    }
   }
+}
+
+/** PostgreSQL: transactions in flight at once (see AccountingWriter.pgKick). */
+const PG_IN_FLIGHT = 2;
+
+function isNasReset(ev: AccountingEvent): boolean {
+  return ev.status === 'accounting-on' || ev.status === 'accounting-off';
 }
 
 /**

@@ -283,9 +283,15 @@ export class FailoverPool implements PostgresPool {
       if (typeof a !== 'string') {
         return (client as unknown as { query(c: PostgresCursor<R>): PostgresCursor<R> }).query(a);
       }
+      // Several statements in one simple query: node-postgres gives one result per statement;
+      // the caller gets the last one's (`begin; …; select …` reads the select's rows).
       return client
         .query(a, parameters as unknown[])
-        .then((r) => r as unknown as PostgresQueryResult<R>, onError);
+        .then(
+          (r: pg.QueryResult | pg.QueryResult[]) =>
+            (Array.isArray(r) ? r[r.length - 1] : r) as unknown as PostgresQueryResult<R>,
+          onError,
+        );
     }
     return {
       query,

@@ -78,10 +78,10 @@ function arrayLiteral(type: string, values: readonly (string | number | null)[])
  * long upserts once, not for every batch. The text is session-rows.ts's. A batch that finds
  * them missing (a new connection, or PgBouncer in transaction mode handing it another server
  * connection; the locks, executed first, tell) rolls back and prepares them again inside its
- * next transaction, which stays on one server connection
- * even through PgBouncer. Not the read of the sessions: prepared, PostgreSQL settles on a
- * generic plan while the table is small, a sequential scan, and keeps it as the table grows
- * (measured: the bench's throughput fell by half from one round to the next).
+ * next transaction, which stays on one server connection even through PgBouncer. Not the read
+ * of the sessions: prepared, PostgreSQL settles on a generic plan while the table is small, a
+ * sequential scan, and keeps it as the table grows (measured: the bench's throughput fell by
+ * half from one round to the next).
  */
 const USAGE_TYPES = ['text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'integer'] as const;
 const params = (n: number): string => Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ');

@@ -33,7 +33,7 @@ export interface WriterOptions {
   /** With `sqlite`: how many open sessions the recorder keeps between batches (0: none). */
   sqliteSessionCache?: number;
   /**
-   * PostgreSQL: batches in three round trips (pg-recorder.ts; the default) rather than through
+   * PostgreSQL: batches in two round trips (pg-recorder.ts; the default) rather than through
    * the query builder's transaction (false: for comparisons).
    */
   pgDirect?: boolean;

@@ -217,6 +217,97 @@ describe.runIf(postgres)('the PostgreSQL recorder (two round trips, prepared sta
     expect(t.sessions.map((s) => [s.state, s.bytes_in])).toEqual([['stopped', 20_000]]);
   });
 
+  describe('the writer, two batches in flight', () => {
+    const sleep = (ms: number): Promise<'timeout'> =>
+      new Promise((r) => setTimeout(() => r('timeout'), ms));
+    let holder: pg.Client;
+    beforeEach(async () => {
+      holder = new pg.Client({ connectionString: urlOf(schemas[1]) });
+      await holder.connect();
+    });
+    afterEach(async () => {
+      await holder.end();
+    });
+    /** Another connection holds a session's row, so a batch writing it waits. */
+    async function holdRow(line: number): Promise<void> {
+      const id = event('start', line, T0, 0, true, undefined).uniqueId;
+      await holder.query('begin');
+      await holder.query('select 1 from sessions where unique_id = $1 for update', [id]);
+    }
+
+    it('commits other sessions while a batch waits, and a session’s records in order', async () => {
+      const writer = new AccountingWriter(viaDirect.db, { apply: { serialize: true } });
+      expect(await writer.write(event('start', 0, T0, 0, true, undefined))).toBe('committed');
+      await holdRow(0);
+      const blocked = writer.write(event('interim', 0, T0 + 60_000, 10, true, undefined));
+      await sleep(200); // its batch holds the session's lock and waits for the row
+      // Another session: its own batch, beside the blocked one.
+      expect(
+        await Promise.race([writer.write(event('start', 1, T0, 0, true, undefined)), sleep(3000)]),
+      ).toBe('committed');
+      // The same session again: waits for the first record's commit, then builds on it.
+      const later = writer.write(event('stop', 0, T0 + 120_000, 20, true, undefined));
+      expect(await Promise.race([blocked, later, sleep(300)])).toBe('timeout');
+      await holder.query('commit');
+      expect(await blocked).toBe('committed');
+      expect(await later).toBe('committed');
+      const t = (await tables(viaDirect)) as {
+        sessions: { username: string; state: string; bytes_in: number }[];
+        usage: { username: string; bytes_in: number; sessions: number }[];
+      };
+      expect(t.sessions.map((r) => [r.username, r.state, r.bytes_in]).sort()).toEqual([
+        ['alice@R', 'stopped', 20_000],
+        ['bob@R', 'open', 0],
+      ]);
+      expect(t.usage.map((u) => [u.username, u.bytes_in, u.sessions]).sort()).toEqual([
+        ['alice@R', 20_000, 1],
+        ['bob@R', 0, 1],
+      ]);
+    });
+
+    it('applies records submitted all at once in arrival order, whatever the batches', async () => {
+      await fc.assert(
+        fc.asyncProperty(records, fc.integer({ min: 1, max: 4 }), async (records, maxBatch) => {
+          await reset();
+          await viaBuilder.db
+            .transaction()
+            .execute((trx) => applyBatch(trx, records, { serialize: true }));
+          const writer = new AccountingWriter(viaDirect.db, {
+            apply: { serialize: true },
+            maxBatch,
+          });
+          const results = await Promise.all(records.map((r) => writer.write(r)));
+          expect(results.filter((r) => r !== 'committed')).toEqual([]);
+          expect(await tables(viaDirect)).toEqual(await tables(viaBuilder));
+        }),
+        { numRuns: 40 },
+      );
+    });
+
+    it('runs an Accounting-On alone, after the batch in flight', async () => {
+      const writer = new AccountingWriter(viaDirect.db, { apply: { serialize: true } });
+      expect(await writer.write(event('start', 0, T0, 0, true, undefined))).toBe('committed');
+      expect(await writer.write(event('start', 2, T0, 0, true, undefined))).toBe('committed');
+      await holdRow(0);
+      const blocked = writer.write(event('interim', 0, T0 + 60_000, 10, true, undefined));
+      await sleep(200);
+      // The reboot of another NAS touches no held row, yet waits: it closes sessions without
+      // their locks, so nothing may run beside it.
+      const reboot = writer.write(event('accounting-on', 2, T0 + 90_000, 0, false, undefined));
+      expect(await Promise.race([reboot, sleep(500)])).toBe('timeout');
+      await holder.query('commit');
+      expect(await blocked).toBe('committed');
+      expect(await reboot).toBe('committed');
+      const t = (await tables(viaDirect)) as {
+        sessions: { nas: string; state: string; bytes_in: number }[];
+      };
+      expect(t.sessions.map((r) => [r.nas, r.state, r.bytes_in]).sort()).toEqual([
+        ['collecte', 'open', 10_000],
+        ['vpn', 'stopped', 0],
+      ]);
+    });
+  });
+
   it('is what the writer uses on PostgreSQL, refusals and all', async () => {
     const writer = new AccountingWriter(viaDirect.db, { apply: { serialize: true } });
     const results = await Promise.all([

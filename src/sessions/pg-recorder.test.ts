@@ -17,7 +17,7 @@ import {
   T0,
 } from '../../test/helpers/accounting-records.js';
 import type { AccountingEvent, AccountingStatus } from './event.js';
-import { PgRecorder, sqlString, textArray } from './pg-recorder.js';
+import { PgRecorder, PREPARE_STATEMENTS, sqlString, textArray } from './pg-recorder.js';
 import { applyBatch } from './recorder.js';
 import { AccountingWriter } from './writer.js';
 
@@ -215,6 +215,29 @@ describe.runIf(postgres)('the PostgreSQL recorder (two round trips, prepared sta
     }
     const t = (await tables(viaDirect)) as { sessions: { state: string; bytes_in: number }[] };
     expect(t.sessions.map((s) => [s.state, s.bytes_in])).toEqual([['stopped', 20_000]]);
+  });
+
+  it('finds its statements prepared on a store that prepares them on each new connection', async () => {
+    const one = await openStore(urlOf(schemas[1]), dir, {
+      poolSize: 1,
+      pgSessionSetup: PREPARE_STATEMENTS,
+    });
+    try {
+      const names = await sql<{
+        name: string;
+      }>`select name from pg_prepared_statements order by name`.execute(one.db);
+      expect(names.rows.map((r) => r.name)).toEqual([
+        'ispkit_acct_lock',
+        'ispkit_acct_sessions',
+        'ispkit_acct_usage',
+      ]);
+      const recorder = new PgRecorder(one.db, { serialize: true });
+      expect(await recorder.applyBatch([event('start', 0, T0, 0, true, undefined)])).toEqual([
+        'created',
+      ]);
+    } finally {
+      await one.close();
+    }
   });
 
   describe('the writer, two batches in flight', () => {

@@ -94,6 +94,11 @@ const PREPARE_ALL = Object.entries(STATEMENTS)
   .map(([name, body]) => `prepare ${name} ${body}`)
   .join(';\n');
 /**
+ * The statements, for a store's new connections (StoreOptions.pgSessionSetup): a batch then
+ * finds them there, and PostgreSQL logs no "does not exist" error for the first batch on each.
+ */
+export const PREPARE_STATEMENTS = PREPARE_ALL;
+/**
  * What PostgreSQL says when a statement is not prepared on this connection (a change to the
  * tables does not make them stale: they return no rows, and the server plans them again).
  */

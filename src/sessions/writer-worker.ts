@@ -5,6 +5,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { StoreOptions } from '../store/store.js';
 import { openStore } from '../store/store.js';
+import { PREPARE_STATEMENTS } from './pg-recorder.js';
 import { EVENT_SLOTS, unpackEvent } from './event.js';
 import type { ApplyOptions } from './recorder.js';
 import type { FromWriter, ToWriter } from './writer-thread.js';
@@ -45,6 +46,7 @@ if (!isMainThread && parentPort && isWriterData(workerData)) {
       changes: 'poll',
       pollIntervalMs: 3_600_000,
       poolSize: 2,
+      pgSessionSetup: PREPARE_STATEMENTS,
     });
     const writer = new AccountingWriter(store.db, {
       apply: data.apply,

@@ -28,6 +28,12 @@ export interface PoolOptions {
   maxBackoffMs: number;
   /** Told when the state changes (up ↔ down), for the log. */
   onStateChange?: (health: StoreHealth) => void;
+  /**
+   * SQL run on each new connection before its first use, such as PREPARE statements. Its errors
+   * are ignored: whoever relies on it checks again (through PgBouncer the statements land on
+   * whichever server connection runs them).
+   */
+  sessionSetup?: string;
   now?: () => number;
 }
 
@@ -228,6 +234,9 @@ export class FailoverPool implements PostgresPool {
       query_timeout: this.opts.queryTimeoutMs,
       idleTimeoutMillis: 30_000,
     });
+    const setup = this.opts.sessionSetup;
+    // Queued on the client before anything asked for it (pg-pool emits 'connect' first).
+    if (setup) pool.on('connect', (client) => void client.query(setup).catch(() => undefined));
     // An idle connection died (server restart): the next query on a fresh one finds out.
     pool.on('error', (e) => {
       if (isConnectionError(e)) this.drop(pool, e);

@@ -31,6 +31,8 @@ export interface StoreOptions {
   changes?: 'listen' | 'poll';
   /** A direct DSN for LISTEN when `database` goes through PgBouncer. */
   listenUrl?: string;
+  /** PostgreSQL: SQL run on each new connection of the primary (see PoolOptions). */
+  pgSessionSetup?: string;
   pollIntervalMs?: number;
   /** The connection went down or came back (for the log). */
   onStateChange?: (health: StoreHealth) => void;
@@ -193,6 +195,7 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
   const listeners: ((h: StoreHealth) => void)[] = [];
   const pool = new FailoverPool(target, {
     ...poolOptions,
+    sessionSetup: options.pgSessionSetup,
     onStateChange: (h) => {
       for (const l of listeners) l(h);
       options.onStateChange?.(h);

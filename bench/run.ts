@@ -358,6 +358,8 @@ interface Row {
   bad: number;
   timeouts: number;
   rounds: number;
+  /** rps of each round, in round order (the ratio table pairs them). */
+  roundRps: number[];
 }
 
 function summarise(list: readonly Measured[], server: string, store: string, mode: Mode): Row {
@@ -379,7 +381,22 @@ function summarise(list: readonly Measured[], server: string, store: string, mod
     bad: mine.reduce((s, m) => s + m.bad, 0),
     timeouts: mine.reduce((s, m) => s + m.timeouts, 0),
     rounds: mine.length,
+    roundRps: [...mine].sort((x, y) => x.round - y.round).map((m) => m.rps),
   };
+}
+
+/**
+ * The ratio a / b of each round pair (round i of one server against round i of the other:
+ * the machine's speed moves within a run, and the rounds alternate A B A B).
+ */
+function roundRatios(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    if (y > 0) out.push(x / y);
+  }
+  return out;
 }
 
 const fmt = (n: number, digits = 0): string =>
@@ -441,8 +458,8 @@ function latencyTable(rows: readonly LatencyRow[]): string {
 
 function ratios(rows: readonly Row[], pairs: readonly [string, string][]): string {
   const lines = [
-    '| mode | ispkit store vs FreeRADIUS store | rps ratio (ispkit/FreeRADIUS) | CPU per request ratio (FreeRADIUS/ispkit) |',
-    '| --- | --- | ---: | ---: |',
+    '| mode | ispkit store vs FreeRADIUS store | rps ratio (ispkit/FreeRADIUS) | per round | CPU per request ratio (FreeRADIUS/ispkit) |',
+    '| --- | --- | ---: | ---: | ---: |',
   ];
   for (const [ispStore, frStore] of pairs)
     for (const mode of MODES) {
@@ -451,8 +468,11 @@ function ratios(rows: readonly Row[], pairs: readonly [string, string][]): strin
         (r) => r.server === 'FreeRADIUS' && r.store === frStore && r.mode === mode,
       );
       if (!a || !b) continue;
+      const perRound = roundRatios(a.roundRps, b.roundRps)
+        .map((x) => `${fmt(x, 2)}×`)
+        .join(', ');
       lines.push(
-        `| ${mode} | ${ispStore} vs ${frStore} | ${fmt(a.rps / b.rps, 2)}× | ${fmt(b.cpuUs / a.cpuUs, 2)}× |`,
+        `| ${mode} | ${ispStore} vs ${frStore} | ${fmt(a.rps / b.rps, 2)}× | ${perRound} | ${fmt(b.cpuUs / a.cpuUs, 2)}× |`,
       );
     }
   return lines.join('\n');

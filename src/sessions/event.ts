@@ -111,3 +111,8 @@ export function unpackEvent(s: readonly EventSlot[], i: number): AccountingEvent
     interimInterval: optNum(s[i + 21]),
   };
 }
+
+/** An Accounting-On/Off: the NAS restarted, its sessions are over (no session of its own). */
+export function isNasReset(ev: Pick<AccountingEvent, 'status'>): boolean {
+  return ev.status === 'accounting-on' || ev.status === 'accounting-off';
+}

@@ -180,21 +180,23 @@ describe.runIf(postgres)('the PostgreSQL recorder (two round trips, prepared sta
     expect(await recorder.applyBatch([ok])).toEqual(['created']);
   });
 
+  /** The statements prepared on a store's connection (its pool holds one). */
+  const prepared = async (store: Store): Promise<string[]> =>
+    (
+      await sql<{
+        name: string;
+      }>`select name from pg_prepared_statements order by name`.execute(store.db)
+    ).rows.map((r) => r.name);
+  const ALL_PREPARED = ['ispkit_acct_lock', 'ispkit_acct_sessions', 'ispkit_acct_usage'];
+
   it('prepares its statements again when the connection lacks some, and survives a change of a column', async () => {
     const one = await openStore(urlOf(schemas[1]), dir, { poolSize: 1 });
-    const names = async (): Promise<string[]> =>
-      (
-        await sql<{
-          name: string;
-        }>`select name from pg_prepared_statements order by name`.execute(one.db)
-      ).rows.map((r) => r.name);
     try {
       const recorder = new PgRecorder(one.db, { serialize: true });
       expect(await recorder.applyBatch([event('start', 0, T0, 0, true, undefined)])).toEqual([
         'created',
       ]);
-      const all = ['ispkit_acct_lock', 'ispkit_acct_sessions', 'ispkit_acct_usage'];
-      expect(await names()).toEqual(all);
+      expect(await prepared(one)).toEqual(ALL_PREPARED);
       // Only some there (a server connection behind PgBouncer that another batch half prepared).
       await sql`deallocate ispkit_acct_usage`.execute(one.db);
       expect(
@@ -209,7 +211,7 @@ describe.runIf(postgres)('the PostgreSQL recorder (two round trips, prepared sta
       } finally {
         await sql`alter table sessions alter column nas_port_id type text`.execute(one.db);
       }
-      expect(await names()).toEqual(all);
+      expect(await prepared(one)).toEqual(ALL_PREPARED);
     } finally {
       await one.close();
     }
@@ -223,14 +225,7 @@ describe.runIf(postgres)('the PostgreSQL recorder (two round trips, prepared sta
       pgSessionSetup: PREPARE_STATEMENTS,
     });
     try {
-      const names = await sql<{
-        name: string;
-      }>`select name from pg_prepared_statements order by name`.execute(one.db);
-      expect(names.rows.map((r) => r.name)).toEqual([
-        'ispkit_acct_lock',
-        'ispkit_acct_sessions',
-        'ispkit_acct_usage',
-      ]);
+      expect(await prepared(one)).toEqual(ALL_PREPARED);
       const recorder = new PgRecorder(one.db, { serialize: true });
       expect(await recorder.applyBatch([event('start', 0, T0, 0, true, undefined)])).toEqual([
         'created',

@@ -12,21 +12,20 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { AccountingEvent } from './event.js';
+import { isNasReset } from './event.js';
 import type { Applied, ApplyOptions } from './recorder.js';
 import { applyBatch, planSegment } from './recorder.js';
-import type { SessionState, UsageAdd } from './session-rows.js';
+import type { SessionState } from './session-rows.js';
 import {
   ALL_SESSION_COLUMNS,
-  LOCK_SEED,
+  PG_SQL,
   PG_TYPE,
-  SESSIONS_ON_CONFLICT,
-  USAGE_COLUMNS,
-  USAGE_ON_CONFLICT,
+  USAGE_PG_TYPES,
+  sessionArrays,
+  usageArrays,
   writeSessions,
   writeUsage,
 } from './session-rows.js';
-
-type Column = (typeof ALL_SESSION_COLUMNS)[number];
 
 /**
  * A string constant for the text of a query: dollar-quoted with a tag that the text does not
@@ -83,78 +82,62 @@ function arrayLiteral(type: string, values: readonly (string | number | null)[])
  * sequential scan, and keeps it as the table grows (measured: the bench's throughput fell by
  * half from one round to the next).
  */
-const USAGE_TYPES = ['text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'integer'] as const;
-const params = (n: number): string => Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ');
-const STATEMENTS = {
-  ispkit_acct_lock: `(text[]) as select pg_advisory_xact_lock(h) from (select distinct hashtextextended(id, ${LOCK_SEED}) as h from unnest($1) as id) as k order by h`,
-  ispkit_acct_sessions: `(${ALL_SESSION_COLUMNS.map((c: Column) => `${PG_TYPE[c]}[]`).join(', ')}) as insert into sessions (${ALL_SESSION_COLUMNS.join(', ')}) select * from unnest(${params(ALL_SESSION_COLUMNS.length)}) ${SESSIONS_ON_CONFLICT}`,
-  ispkit_acct_usage: `(${USAGE_TYPES.map((t) => `${t}[]`).join(', ')}) as insert into usage_daily (${USAGE_COLUMNS}) select * from unnest(${params(USAGE_TYPES.length)}) ${USAGE_ON_CONFLICT}`,
-} as const;
-const PREPARE_ALL = Object.entries(STATEMENTS)
-  .map(([name, body]) => `prepare ${name} ${body}`)
-  .join(';\n');
+const SESSION_TYPES = ALL_SESSION_COLUMNS.map((c) => PG_TYPE[c]);
+const params = (n: number): string[] => Array.from({ length: n }, (_, i) => `$${i + 1}`);
+const STATEMENTS: readonly (readonly [name: string, types: readonly string[], text: string])[] = [
+  ['ispkit_acct_lock', ['text'], PG_SQL.lock('$1')],
+  ['ispkit_acct_sessions', SESSION_TYPES, PG_SQL.upsertSessions(params(SESSION_TYPES.length))],
+  ['ispkit_acct_usage', USAGE_PG_TYPES, PG_SQL.addUsage(params(USAGE_PG_TYPES.length))],
+];
+
 /**
- * The statements, for a store's new connections (StoreOptions.pgSessionSetup): a batch then
+ * The statements, for a store's new connections too (StoreOptions.pgSessionSetup): a batch then
  * finds them there, and PostgreSQL logs no "does not exist" error for the first batch on each.
  */
-export const PREPARE_STATEMENTS = PREPARE_ALL;
+export const PREPARE_STATEMENTS = STATEMENTS.map(
+  ([name, types, text]) => `prepare ${name} (${types.map((t) => `${t}[]`).join(', ')}) as ${text}`,
+).join(';\n');
+
 /**
  * What PostgreSQL says when a statement is not prepared on this connection (a change to the
  * tables does not make them stale: they return no rows, and the server plans them again).
  */
 const NOT_PREPARED = '26000';
 
-/** The upsert of sessions (same statement as session-rows.ts writeSessions). */
-function sessionsUpsert(rows: readonly SessionState[]): string {
-  const arrays = ALL_SESSION_COLUMNS.map((c: Column) =>
-    arrayLiteral(
-      PG_TYPE[c],
-      rows.map((r) => r[c]),
-    ),
-  );
-  return `execute ispkit_acct_sessions(${arrays.join(', ')})`;
+/** EXECUTE of a prepared statement, each array a literal of the statement's type. */
+function execute(
+  name: string,
+  types: readonly string[],
+  arrays: readonly (readonly (string | number | null)[])[],
+): string {
+  return `execute ${name}(${arrays.map((a, i) => arrayLiteral(types[i] as string, a)).join(', ')})`;
 }
-
-/** The addition to daily usage (same statement as writeUsage). */
-function usageUpsert(adds: readonly UsageAdd[]): string {
-  const cols: readonly ((u: UsageAdd) => string | number)[] = [
-    (u) => u.key,
-    (u) => u.day,
-    (u) => u.username,
-    (u) => u.bytesIn,
-    (u) => u.bytesOut,
-    (u) => u.seconds,
-    (u) => u.sessions,
-  ];
-  const arrays = cols.map((f, i) => arrayLiteral(USAGE_TYPES[i] as string, adds.map(f)));
-  return `execute ispkit_acct_usage(${arrays.join(', ')})`;
-}
-
-const READ_HEAD = `select ${ALL_SESSION_COLUMNS.join(', ')} from sessions where unique_id = any(`;
 
 /**
  * The sessions' locks in one order for everyone (see session-rows.ts), then the read of the
  * sessions (same rows as session-rows.ts readSessions): statements for one simple query.
  */
 function lockAndRead(ids: readonly string[], serialize: boolean): string {
-  const keys = arrayLiteral('text', ids);
-  const read = `${READ_HEAD}${keys}::text[])`;
-  return serialize ? `execute ispkit_acct_lock(${keys}); ${read}` : read;
+  const read = PG_SQL.read(`${arrayLiteral('text', ids)}::text[]`);
+  return serialize ? `${execute('ispkit_acct_lock', ['text'], [ids])}; ${read}` : read;
 }
 
 /**
  * `begin`, and the statements that prepare this file's statements on the server connection
- * the transaction is on (dropping those already there: some may be stale).
+ * the transaction is on (dropping those already there first: PREPARE refuses a name in use).
  */
 async function beginAndPrepare(conn: Kysely<Database>): Promise<string> {
   const there = await sql
     .raw<{
       name: string;
     }>(
-      `begin; select name from pg_prepared_statements where name = any(${arrayLiteral('text', Object.keys(STATEMENTS))}::text[])`,
+      `begin; select name from pg_prepared_statements where name = any(${arrayLiteral(
+        'text',
+        STATEMENTS.map(([name]) => name),
+      )}::text[])`,
     )
     .execute(conn);
-  return [...there.rows.map((r) => `deallocate ${r.name}`), PREPARE_ALL].join(';\n');
+  return [...there.rows.map((r) => `deallocate ${r.name}`), PREPARE_STATEMENTS].join(';\n');
 }
 
 /**
@@ -177,11 +160,7 @@ export class PgRecorder {
     const read = lockAndRead(ids, this.opts.serialize === true);
     // Accounting-On/Off splits a batch (rare), and a NUL cannot be in the text of a query (the
     // query builder's parameters have PostgreSQL refuse the value instead): the general path.
-    if (
-      ids.length === 0 ||
-      read.includes('\u0000') ||
-      events.some((e) => e.status === 'accounting-on' || e.status === 'accounting-off')
-    ) {
+    if (ids.length === 0 || read.includes('\u0000') || events.some(isNasReset)) {
       return this.db.transaction().execute((trx) => applyBatch(trx, events, this.opts));
     }
     return this.db.connection().execute(async (conn) => {
@@ -213,8 +192,10 @@ export class PgRecorder {
     onLocked?.();
     const plan = planSegment(stored, events);
     const writes: string[] = [];
-    if (plan.sessions.length > 0) writes.push(sessionsUpsert(plan.sessions));
-    if (plan.usage.length > 0) writes.push(usageUpsert(plan.usage));
+    if (plan.sessions.length > 0)
+      writes.push(execute('ispkit_acct_sessions', SESSION_TYPES, sessionArrays(plan.sessions)));
+    if (plan.usage.length > 0)
+      writes.push(execute('ispkit_acct_usage', USAGE_PG_TYPES, usageArrays(plan.usage)));
     writes.push('commit');
     const text = writes.join(';\n');
     if (text.includes('\u0000')) {

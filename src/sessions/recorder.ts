@@ -10,6 +10,7 @@ import {
 } from './session-rows.js';
 import { usernameKey } from '../subscribers/usernames.js';
 import type { AccountingEvent } from './event.js';
+import { isNasReset } from './event.js';
 import { splitByDay, utcDay } from './usage-split.js';
 
 export type { UsageAdd } from './session-rows.js';
@@ -134,7 +135,7 @@ export async function applyEvent(
   ev: AccountingEvent,
   opts: ApplyOptions = {},
 ): Promise<Applied> {
-  if (ev.status === 'accounting-on' || ev.status === 'accounting-off') {
+  if (isNasReset(ev)) {
     await closeNasSessions(db, ev.nas, ev.at);
     return 'nas-reset';
   }
@@ -164,7 +165,7 @@ export async function applyBatch(
     segment = [];
   };
   for (const ev of events) {
-    if (ev.status === 'accounting-on' || ev.status === 'accounting-off') {
+    if (isNasReset(ev)) {
       await flush();
       await closeNasSessions(db, ev.nas, ev.at);
       out.push('nas-reset');

@@ -4,8 +4,8 @@
  * writers), and the per-session locks of several instances. The accounting model itself (what a
  * record does to its session) is recorder.ts.
  */
-import type { Kysely, Transaction } from 'kysely';
-import { PostgresAdapter, sql } from 'kysely';
+import type { Kysely, QueryResult, Transaction } from 'kysely';
+import { CompiledQuery, PostgresAdapter, sql } from 'kysely';
 import type { Database, SessionTable } from '../store/schema.js';
 
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -46,9 +46,7 @@ export const LOCK_SEED = 7431093;
  */
 export async function lockSessions(db: Db, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
-  await sql`select pg_advisory_xact_lock(h) from (select distinct hashtextextended(id, ${sql.lit(LOCK_SEED)}) as h from unnest(${ids}::text[]) as id) as k order by h`.execute(
-    db,
-  );
+  await db.executeQuery(CompiledQuery.raw(PG_SQL.lock('$1::text[]'), [ids]));
 }
 
 function withoutId(r: SessionRow): SessionState {
@@ -95,14 +93,16 @@ export const UPDATED_COLUMNS = SESSION_COLUMNS.filter((c) => c !== 'started_at')
  */
 export async function readSessions(db: Db, ids: readonly string[]): Promise<SessionState[]> {
   if (ids.length === 0) return [];
+  if (dialectOf(db) === 'postgres') {
+    const r = (await db.executeQuery(
+      CompiledQuery.raw(PG_SQL.read('$1::text[]'), [ids]),
+    )) as QueryResult<SessionState>;
+    return r.rows;
+  }
   const r =
-    dialectOf(db) === 'postgres'
-      ? await sql<SessionRow>`select * from sessions where unique_id = any(${ids}::text[])`.execute(
-          db,
-        )
-      : await sql<SessionRow>`select * from sessions where unique_id in (select value from json_each(${JSON.stringify(ids)}))`.execute(
-          db,
-        );
+    await sql<SessionRow>`select * from sessions where unique_id in (select value from json_each(${JSON.stringify(ids)}))`.execute(
+      db,
+    );
   return r.rows.map(withoutId);
 }
 
@@ -135,6 +135,49 @@ export const USAGE_ON_CONFLICT = `on conflict (username_key, day) do update set
   bytes_out = usage_daily.bytes_out + excluded.bytes_out,
   seconds = usage_daily.seconds + excluded.seconds,
   sessions = usage_daily.sessions + excluded.sessions`;
+
+/** PostgreSQL array types of usage_daily's columns, in USAGE_COLUMNS's order. */
+export const USAGE_PG_TYPES = ['text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'integer'];
+
+/**
+ * PostgreSQL's statements over arrays, whoever runs them: the query builder's path with
+ * parameters (below), pg-recorder.ts prepared. Each takes the SQL of its arrays (`$1::text[]`,
+ * `$1`, a literal), in the order of ALL_SESSION_COLUMNS or USAGE_COLUMNS.
+ */
+export const PG_SQL = {
+  /** The sessions' locks, in one order for everyone (see lockSessions). */
+  lock: (keys: string): string =>
+    `select pg_advisory_xact_lock(h) from (select distinct hashtextextended(id, ${LOCK_SEED}) as h from unnest(${keys}) as id) as k order by h`,
+  /** The sessions with these keys. */
+  read: (keys: string): string =>
+    `select ${ALL_SESSION_COLUMNS.join(', ')} from sessions where unique_id = any(${keys})`,
+  upsertSessions: (arrays: readonly string[]): string =>
+    `insert into sessions (${ALL_SESSION_COLUMNS.join(', ')}) select * from unnest(${arrays.join(', ')}) ${SESSIONS_ON_CONFLICT}`,
+  addUsage: (arrays: readonly string[]): string =>
+    `insert into usage_daily (${USAGE_COLUMNS}) select * from unnest(${arrays.join(', ')}) ${USAGE_ON_CONFLICT}`,
+};
+
+/** The values of each session column, in ALL_SESSION_COLUMNS's order (for unnest). */
+export function sessionArrays(rows: readonly SessionState[]): (string | number | null)[][] {
+  return ALL_SESSION_COLUMNS.map((c) => rows.map((r) => r[c]));
+}
+
+/** The values of each usage column, in USAGE_COLUMNS's order (for unnest). */
+export function usageArrays(adds: readonly UsageAdd[]): (string | number)[][] {
+  return [
+    adds.map((u) => u.key),
+    adds.map((u) => u.day),
+    adds.map((u) => u.username),
+    adds.map((u) => u.bytesIn),
+    adds.map((u) => u.bytesOut),
+    adds.map((u) => u.seconds),
+    adds.map((u) => u.sessions),
+  ];
+}
+
+/** `$1::type[], $2::type[], …` for these array types. */
+const typedParams = (types: readonly string[]): string[] =>
+  types.map((t, i) => `$${i + 1}::${t}[]`);
 
 /** PostgreSQL array types for unnest, per column. */
 export const PG_TYPE: Record<(typeof ALL_SESSION_COLUMNS)[number], string> = {
@@ -176,11 +219,10 @@ export const PG_TYPE: Record<(typeof ALL_SESSION_COLUMNS)[number], string> = {
 export async function writeSessions(db: Db, rows: readonly SessionState[]): Promise<void> {
   if (rows.length === 0) return;
   if (dialectOf(db) === 'postgres') {
-    const arrays = ALL_SESSION_COLUMNS.map((c) => rows.map((r) => r[c]));
-    const casts = ALL_SESSION_COLUMNS.map((c, i) => sql`${arrays[i]}::${sql.raw(PG_TYPE[c])}[]`);
-    await sql`insert into sessions (${sql.join(ALL_SESSION_COLUMNS.map((c) => sql.ref(c)))})
-      select * from unnest(${sql.join(casts)})
-      ${sql.raw(SESSIONS_ON_CONFLICT)}`.execute(db);
+    const types = ALL_SESSION_COLUMNS.map((c) => PG_TYPE[c]);
+    await db.executeQuery(
+      CompiledQuery.raw(PG_SQL.upsertSessions(typedParams(types)), sessionArrays(rows)),
+    );
     return;
   }
   // SQLite: multi-row statements (one prepare per batch size, kept by the statement cache).
@@ -203,13 +245,9 @@ export async function writeSessions(db: Db, rows: readonly SessionState[]): Prom
 export async function writeUsage(db: Db, adds: readonly UsageAdd[]): Promise<void> {
   if (adds.length === 0) return;
   if (dialectOf(db) === 'postgres') {
-    const col = <T>(f: (u: UsageAdd) => T): T[] => adds.map(f);
-    await sql`insert into usage_daily (${sql.raw(USAGE_COLUMNS)})
-      select * from unnest(${col((u) => u.key)}::text[], ${col((u) => u.day)}::text[],
-        ${col((u) => u.username)}::text[], ${col((u) => u.bytesIn)}::bigint[],
-        ${col((u) => u.bytesOut)}::bigint[], ${col((u) => u.seconds)}::bigint[],
-        ${col((u) => u.sessions)}::integer[])
-      ${sql.raw(USAGE_ON_CONFLICT)}`.execute(db);
+    await db.executeQuery(
+      CompiledQuery.raw(PG_SQL.addUsage(typedParams(USAGE_PG_TYPES)), usageArrays(adds)),
+    );
     return;
   }
   for (let i = 0; i < adds.length; i += 1000) {

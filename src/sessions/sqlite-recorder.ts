@@ -9,6 +9,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type { AccountingEvent } from './event.js';
+import { isNasReset } from './event.js';
 import type { Applied } from './recorder.js';
 import { planSegment } from './recorder.js';
 import type { SessionState } from './session-rows.js';
@@ -185,7 +186,7 @@ export class SqliteRecorder {
     let from = 0;
     for (let i = 0; i <= events.length; i++) {
       const ev = events[i];
-      if (ev && ev.status !== 'accounting-on' && ev.status !== 'accounting-off') continue;
+      if (ev && !isNasReset(ev)) continue;
       if (i > from) out.push(...this.applySegment(events.slice(from, i)));
       if (ev) {
         this.closeNas.run({ nas: ev.nas, at: ev.at });

@@ -4,6 +4,7 @@ import { PostgresAdapter } from 'kysely';
 import type { Database } from '../store/schema.js';
 import { isConnectionError } from '../store/store.js';
 import type { AccountingEvent } from './event.js';
+import { isNasReset } from './event.js';
 import type { ApplyOptions } from './recorder.js';
 import { applyBatch, applyEvent } from './recorder.js';
 import { PgRecorder } from './pg-recorder.js';
@@ -169,7 +170,7 @@ export class AccountingWriter implements RecordWriter {
       this.immediate = undefined;
     }
     if (this.pg) {
-      this.pgKick(this.pg);
+      this.pgKick();
       return;
     }
     // One transaction at a time keeps records in arrival order.
@@ -190,7 +191,7 @@ export class AccountingWriter implements RecordWriter {
    * the same session waits for the earlier one's commit before it reads the session. An
    * Accounting-On/Off closes a NAS's sessions without those locks: it runs alone.
    */
-  private pgKick(pg: PgRecorder): void {
+  private pgKick(): void {
     while (this.queue.length > 0 && this.inFlight.size < PG_IN_FLIGHT && !this.pgLocking) {
       let n = Math.min(this.queue.length, this.maxBatch);
       if (this.inFlight.size > 0) {
@@ -198,25 +199,24 @@ export class AccountingWriter implements RecordWriter {
         if (reset === 0) return; // after the batch in flight
         if (reset > 0) n = reset;
       }
-      let locked = false;
-      const onLocked = (): void => {
-        if (locked) return;
-        locked = true;
+      // Told once: when the batch holds its locks, or when it ends without (the general path).
+      let locking = true;
+      const locked = (): void => {
+        if (!locking) return;
+        locking = false;
         this.pgLocking = false;
+        this.pgKick();
       };
       this.pgLocking = true;
-      void this.run(this.queue.splice(0, n), pg, () => {
-        onLocked();
-        this.pgKick(pg);
-      }).finally(() => {
-        onLocked();
-        if (this.queue.length > 0) this.pgKick(pg);
+      void this.run(this.queue.splice(0, n), locked).finally(() => {
+        locked();
+        this.pgKick(); // its place is free
       });
     }
   }
 
   /** One batch in one transaction (one record at a time if it fails). */
-  private async run(batch: Waiting[], pg?: PgRecorder, onLocked?: () => void): Promise<void> {
+  private async run(batch: Waiting[], onLocked?: () => void): Promise<void> {
     this.batches++;
     let since = batch[0]?.since ?? this.now();
     for (const w of batch) since = Math.min(since, w.since);
@@ -227,7 +227,7 @@ export class AccountingWriter implements RecordWriter {
       // The synchronous path unless a query-builder transaction is open on the connection
       // (another service's, between two of its awaits): then wait for it like any query.
       if (this.sqlite && !this.sqlite.db.inTransaction) this.sqlite.applyBatch(events);
-      else if (pg) await pg.applyBatch(events, onLocked);
+      else if (this.pg) await this.pg.applyBatch(events, onLocked);
       else
         await this.db.transaction().execute(async (trx) => {
           await applyBatch(trx, events, this.opts.apply);
@@ -336,10 +336,6 @@ export class AccountingWriter implements RecordWriter {
 
 /** PostgreSQL: transactions in flight at once (see AccountingWriter.pgKick). */
 const PG_IN_FLIGHT = 2;
-
-function isNasReset(ev: AccountingEvent): boolean {
-  return ev.status === 'accounting-on' || ev.status === 'accounting-off';
-}
 
 /**
  * A single record's failure: refused by the database when it answered with an error of its own

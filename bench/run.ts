@@ -33,14 +33,13 @@ import { parseArgs } from 'node:util';
 import type { FreeradiusStore } from './lib/freeradius.js';
 import { replyPairs, startFreeradius, writeFreeradiusConfig } from './lib/freeradius.js';
 import { setupIspkit, startIspkit } from './lib/ispkit.js';
-import { members as makeMembers, membersCsv, PASS_FMT, USER_FMT } from './lib/members.js';
+import { members as makeMembers, membersCsv, SECRET } from './lib/members.js';
 import type { Member } from './lib/members.js';
 import {
   cpuMicros,
   have,
   machineBusyMicros,
   killAll,
-  launch,
   pidsNamed,
   rssMb,
   run,
@@ -49,13 +48,12 @@ import {
 } from './lib/procs.js';
 import { topSelfTime } from './lib/profile.js';
 import type { RadloadResult } from './lib/radload.js';
-import { radloadCcArgs } from './lib/radload.js';
+import { radloadCcArgs, runRadload } from './lib/radload.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(ROOT, 'dist/cli/main.js');
 const OUT = join(ROOT, 'bench/out');
 const RADLOAD = join(OUT, 'radload');
-const SECRET = 'bench-Secret-0123456789';
 const PG_URL = process.env.ISPKIT_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 type Mode = 'pap' | 'chap' | 'mschapv2' | 'acct';
@@ -278,42 +276,17 @@ async function load(
   rate?: number,
 ): Promise<RadloadResult> {
   const acct = mode === 'acct' || mode === 'acct-start';
-  const args = [
-    '--mode',
+  return runRadload(RADLOAD, {
     mode,
-    '--port',
-    String(acct ? t.acctPort : t.authPort),
-    '--secret',
-    SECRET,
-    '--users',
-    String(N),
-    '--user-fmt',
-    USER_FMT,
-    '--pass-fmt',
-    PASS_FMT,
-    '--window',
-    String(WINDOW),
-    '--duration',
-    String(seconds),
-    '--timeout-ms',
-    '2000',
-    '--server',
-    `${t.server}/${t.store}`,
-    '--session-prefix',
-    `b${process.pid.toString(36)}r${(sessionRun++).toString(36)}`,
-  ];
-  if (count !== undefined) args.push('--count', String(count));
-  if (rate !== undefined) args.push('--rate', String(rate));
-  const child = launch(RADLOAD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const guard = setTimeout(() => void stop(child, 1_000), (seconds + 15) * 1000);
-  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-  clearTimeout(guard);
-  if (code !== 0) throw new Error(`radload exited with ${code}: ${err}${out}`);
-  return JSON.parse(out.trim()) as RadloadResult;
+    port: acct ? t.acctPort : t.authPort,
+    duration: seconds,
+    sessionPrefix: `b${process.pid.toString(36)}r${(sessionRun++).toString(36)}`,
+    users: N,
+    window: WINDOW,
+    server: `${t.server}/${t.store}`,
+    count,
+    rate,
+  });
 }
 
 async function measure(t: Target, mode: Mode, seconds: number, round: number): Promise<Measured> {

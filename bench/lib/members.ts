@@ -4,6 +4,9 @@
  * derives them from the same printf formats.
  */
 
+/** The NAS's shared secret, the same for ispkit, FreeRADIUS and radload. */
+export const SECRET = 'bench-Secret-0123456789';
+
 /** radload's --user-fmt and --pass-fmt: the i-th member is USER_FMT % i, PASS_FMT % i. */
 export const USER_FMT = 'm%06u';
 export const PASS_FMT = 'Pw-%06u-bench';

@@ -62,10 +62,10 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** User + system CPU time of a process (all its threads), in microseconds; 0 when it is gone. */
-export function cpuMicros(pid: number): number {
+/** User + system CPU time from a /proc stat file, in microseconds; 0 when it is gone. */
+function statCpuMicros(path: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[0] is field 3 (state): utime is field 14, stime field 15.
     const ticks = Number(fields[11]) + Number(fields[12]);
@@ -73,6 +73,23 @@ export function cpuMicros(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** User + system CPU time of a process (all its threads), in microseconds; 0 when it is gone. */
+export function cpuMicros(pid: number): number {
+  return statCpuMicros(`/proc/${pid}/stat`);
+}
+
+/** The same, per thread of the process (by thread id). */
+export function threadCpuMicros(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`))
+      out.set(Number(tid), statCpuMicros(`/proc/${pid}/task/${tid}/stat`));
+  } catch {
+    // gone
+  }
+  return out;
 }
 
 /** Busy CPU time of the whole machine (all cores, idle and iowait excluded), in microseconds. */

@@ -5,6 +5,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PASS_FMT, SECRET, USER_FMT } from './members.js';
+import { launch, stop } from './procs.js';
 
 /**
  * The C source, found upwards from this module: it runs from bench/lib (tsx, the tests) and
@@ -52,4 +54,57 @@ export interface RadloadResult {
   reply_p50_ms: number;
   reply_p99_ms: number;
   gen_cpu_pct: number;
+}
+
+/** One run of radload against a server of the bench's members (see radload.c's usage). */
+export interface RadloadRun {
+  mode: string;
+  port: number;
+  duration: number;
+  /** Every run its own, so that no Acct-Session-Id of an earlier run is met again. */
+  sessionPrefix: string;
+  users?: number;
+  window?: number;
+  server?: string;
+  /** Stop after this many requests (acct-start). */
+  count?: number;
+  /** Open load at this many requests per second (absent: closed load). */
+  rate?: number;
+}
+
+/** Runs radload (built at `binary`) and returns its result line; fails with its output. */
+export async function runRadload(binary: string, r: RadloadRun): Promise<RadloadResult> {
+  const args = [
+    '--mode',
+    r.mode,
+    '--port',
+    String(r.port),
+    '--secret',
+    SECRET,
+    '--user-fmt',
+    USER_FMT,
+    '--pass-fmt',
+    PASS_FMT,
+    '--duration',
+    String(r.duration),
+    '--timeout-ms',
+    '2000',
+    '--session-prefix',
+    r.sessionPrefix,
+  ];
+  if (r.users !== undefined) args.push('--users', String(r.users));
+  if (r.window !== undefined) args.push('--window', String(r.window));
+  if (r.server !== undefined) args.push('--server', r.server);
+  if (r.count !== undefined) args.push('--count', String(r.count));
+  if (r.rate !== undefined) args.push('--rate', String(r.rate));
+  const child = launch(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const guard = setTimeout(() => void stop(child, 1_000), (r.duration + 15) * 1000);
+  const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+  clearTimeout(guard);
+  if (code !== 0) throw new Error(`radload exited with ${code}: ${err}${out}`);
+  return JSON.parse(out.trim()) as RadloadResult;
 }

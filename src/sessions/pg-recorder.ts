@@ -118,8 +118,9 @@ function execute(
  * sessions (same rows as session-rows.ts readSessions): statements for one simple query.
  */
 function lockAndRead(ids: readonly string[], serialize: boolean): string {
-  const read = PG_SQL.read(`${arrayLiteral('text', ids)}::text[]`);
-  return serialize ? `${execute('ispkit_acct_lock', ['text'], [ids])}; ${read}` : read;
+  const keys = arrayLiteral('text', ids);
+  const read = PG_SQL.read(`${keys}::text[]`);
+  return serialize ? `execute ispkit_acct_lock(${keys}); ${read}` : read;
 }
 
 /**

@@ -59,6 +59,9 @@ function snapshot(pid: number): Map<string, number> {
   return out;
 }
 
+// Read through `| head`: what is cut off is not worth a crash that would leave the server up.
+process.stdout.on('error', () => undefined);
+
 const work = mkdtempSync(join(tmpdir(), 'ab-load-'));
 const server = await startIspkit({
   cli,

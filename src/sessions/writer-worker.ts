@@ -12,6 +12,18 @@ import type { FromWriter, ToWriter } from './writer-thread.js';
 import type { WriteResult } from './writer.js';
 import { AccountingWriter } from './writer.js';
 
+/**
+ * The writer's SQLite page cache, in KiB: SQLite's default size, not the server's 64 MiB. A
+ * b-tree balance gives a page the number of the pending-byte page (1 GiB) for a moment
+ * (balance_nonroot sorting its new pages with sqlite3PagerRekey), and the commit after it then
+ * walks every slot of the page cache's hash table (pcache1TruncateUnsafe), whose size follows
+ * the pages cached: with 64 MiB that walk was 12 % of the writer thread's time in `perf record`
+ * (10,000 members, accounting at ~20,000 records/s, ~25 per commit), more than the cache saved.
+ * The pages a batch misses come from the operating system's cache. Measured in
+ * docs/PERFORMANCE.md.
+ */
+export const SQLITE_WRITER_CACHE_KIB = 2048;
+
 export interface WriterWorkerData {
   ispkitWriterWorker: true;
   url: string;
@@ -47,6 +59,7 @@ if (!isMainThread && parentPort && isWriterData(workerData)) {
       pollIntervalMs: 3_600_000,
       poolSize: 2,
       pgSessionSetup: PREPARE_STATEMENTS,
+      sqliteCacheKiB: SQLITE_WRITER_CACHE_KIB,
     });
     const writer = new AccountingWriter(store.db, {
       apply: data.apply,

@@ -33,6 +33,11 @@ export interface StoreOptions {
   listenUrl?: string;
   /** PostgreSQL: SQL run on each new connection of the primary (see PoolOptions). */
   pgSessionSetup?: string;
+  /**
+   * SQLite: this connection's page cache in KiB (64 MiB when absent). The accounting writer's
+   * connection takes a small one: see SQLITE_WRITER_CACHE_KIB in sessions/writer-worker.ts.
+   */
+  sqliteCacheKiB?: number;
   pollIntervalMs?: number;
   /** The connection went down or came back (for the log). */
   onStateChange?: (health: StoreHealth) => void;
@@ -96,7 +101,8 @@ export async function openStore(
   dataDir: string,
   options: StoreOptions = {},
 ): Promise<Store> {
-  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length), dataDir);
+  if (url.startsWith('sqlite:'))
+    return openSqlite(url.slice('sqlite:'.length), dataDir, options.sqliteCacheKiB);
   if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, options);
   throw new StoreError(
     'STORE_URL_INVALID',
@@ -104,7 +110,7 @@ export async function openStore(
   );
 }
 
-function openSqlite(path: string, dataDir: string): Store {
+function openSqlite(path: string, dataDir: string, cacheKiB = 65_536): Store {
   const file = path === ':memory:' ? path : isAbsolute(path) ? path : resolve(dataDir, path);
   let raw: BetterSqlite3.Database;
   try {
@@ -120,10 +126,9 @@ function openSqlite(path: string, dataDir: string): Store {
   raw.pragma('synchronous = FULL');
   raw.pragma('busy_timeout = 5000');
   raw.pragma('foreign_keys = ON');
-  // 64 MiB of page cache (the default is 2 MiB): the sessions and usage an accounting batch
-  // touches stay in memory; with the default, the writer's cost per record was a quarter
-  // higher with 10,000 sessions open (npm run bench:writer).
-  raw.pragma('cache_size = -65536');
+  // 64 MiB of page cache by default (SQLite's own is 2 MiB) for the server's reads; the
+  // accounting writer's connection asks for less (sessions/writer-worker.ts says why).
+  raw.pragma(`cache_size = -${Math.max(64, Math.floor(cacheKiB))}`);
   const db = new Kysely<Database>({
     dialect: new SqliteDialect({ database: statementCache(raw) }),
   });

@@ -1,19 +1,22 @@
 /**
- * The recorder's batches on PostgreSQL in two round trips instead of six: `begin`, the sessions'
- * locks and the read of the sessions in one simple query, then both upserts and the `commit` in
- * another. The read is a statement of its own after the locks: in READ COMMITTED each statement
- * of a simple query takes its own snapshot, which then includes what another instance committed
- * before releasing them. The same model (recorder.ts: planSegment) and the same statements as
- * the query-builder path, prepared once per connection; the values go as array literals in the
- * text (the simple protocol takes several statements but no parameters), which also skips
- * node-postgres's generic array serialization.
+ * The recorder's batches on PostgreSQL in one round trip, or two, instead of six. One: `begin`,
+ * the sessions' locks, both upserts and `commit` in one simple query, for sessions this
+ * recorder remembers as it wrote them; the upserts check, in the same statement, that each row
+ * is still at the version it wrote (xmin), and write nothing if one is not. Two (a session it
+ * does not know, or one changed by someone else): `begin`, the locks and the read of the
+ * sessions, then the write and `commit`. The read is a statement of its own after the locks:
+ * in READ COMMITTED each statement of a simple query takes its own snapshot, which then
+ * includes what another instance committed before releasing them. The same model
+ * (recorder.ts: planSegment) as the query-builder path, the statements prepared once per
+ * connection; the values go as array literals in the text (the simple protocol takes several
+ * statements but no parameters), which also skips node-postgres's generic array serialization.
  */
 import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { AccountingEvent } from './event.js';
 import { isNasReset } from './event.js';
-import type { Applied, ApplyOptions } from './recorder.js';
+import type { Applied, ApplyOptions, SegmentPlan } from './recorder.js';
 import { applyBatch, planSegment } from './recorder.js';
 import type { SessionState } from './session-rows.js';
 import {
@@ -23,8 +26,6 @@ import {
   USAGE_PG_TYPES,
   sessionArrays,
   usageArrays,
-  writeSessions,
-  writeUsage,
 } from './session-rows.js';
 
 /**
@@ -83,11 +84,21 @@ function arrayLiteral(type: string, values: readonly (string | number | null)[])
  * half from one round to the next).
  */
 const SESSION_TYPES = ALL_SESSION_COLUMNS.map((c) => PG_TYPE[c]);
-const params = (n: number): string[] => Array.from({ length: n }, (_, i) => `$${i + 1}`);
+/** writeIfUnchanged's arrays: the keys, their xmins, the sessions' columns, the usage's. */
+const WRITE_TYPES = ['text', 'text', ...SESSION_TYPES, ...USAGE_PG_TYPES];
+const param = (i: number): string => `$${i + 1}`;
 const STATEMENTS: readonly (readonly [name: string, types: readonly string[], text: string])[] = [
   ['ispkit_acct_lock', ['text'], PG_SQL.lock('$1')],
-  ['ispkit_acct_sessions', SESSION_TYPES, PG_SQL.upsertSessions(params(SESSION_TYPES.length))],
-  ['ispkit_acct_usage', USAGE_PG_TYPES, PG_SQL.addUsage(params(USAGE_PG_TYPES.length))],
+  [
+    'ispkit_acct_write',
+    WRITE_TYPES,
+    PG_SQL.writeIfUnchanged(
+      '$1',
+      '$2',
+      SESSION_TYPES.map((_, i) => param(i + 2)),
+      USAGE_PG_TYPES.map((_, i) => param(i + 2 + SESSION_TYPES.length)),
+    ),
+  ],
 ];
 
 /**
@@ -104,24 +115,19 @@ export const PREPARE_STATEMENTS = STATEMENTS.map(
  */
 const NOT_PREPARED = '26000';
 
-/** EXECUTE of a prepared statement, each array a literal of the statement's type. */
-function execute(
-  name: string,
-  types: readonly string[],
-  arrays: readonly (readonly (string | number | null)[])[],
-): string {
-  return `execute ${name}(${arrays.map((a, i) => arrayLiteral(types[i] as string, a)).join(', ')})`;
-}
+/** The sessions with these keys and the xmin of each row (its version), for the first round trip. */
+const READ_VERSIONED = (keys: string): string =>
+  `select xmin::text as row_xmin, ${ALL_SESSION_COLUMNS.join(', ')} from sessions where unique_id = any(${keys})`;
 
 /**
- * The sessions' locks in one order for everyone (see session-rows.ts), then the read of the
- * sessions (same rows as session-rows.ts readSessions): statements for one simple query.
+ * What this recorder remembers of a session it wrote (or read), and the row's version then.
+ * Kept for open sessions only, at most CACHE_MAX of them.
  */
-function lockAndRead(ids: readonly string[], serialize: boolean): string {
-  const keys = arrayLiteral('text', ids);
-  const read = PG_SQL.read(`${keys}::text[]`);
-  return serialize ? `execute ispkit_acct_lock(${keys}); ${read}` : read;
+interface Known {
+  state: SessionState;
+  xmin: string;
 }
+const CACHE_MAX = 65_536;
 
 /**
  * `begin`, and the statements that prepare this file's statements on the server connection
@@ -145,30 +151,119 @@ async function beginAndPrepare(conn: Kysely<Database>): Promise<string> {
  * Applies batches of accounting records on PostgreSQL, each in a transaction of its own on one
  * pooled connection. Errors surface as the query builder's do (a lost connection is a
  * connection error; a refused value keeps its SQLSTATE), after a rollback.
+ *
+ * A batch whose sessions this recorder knows (it wrote them last, or they are new: a Start it
+ * has not seen) takes one round trip: `begin`, the locks, the write and `commit`, the write
+ * checking in the same statement that no one changed those rows since (their xmin); if someone
+ * did, it wrote nothing and the batch runs again in two round trips, reading the sessions after
+ * taking their locks. Batches may run two at a time: one sharing a session with a batch still
+ * in progress waits for that one's end before it builds on the session.
  */
 export class PgRecorder {
+  private readonly known = new Map<string, Known>();
+  /** The batch in progress that holds each session (its end is the promise). */
+  private readonly busy = new Map<string, Promise<void>>();
+  /** Round trips to the server for batches (tests, the bench): one per batch at best. */
+  roundTrips = 0;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly opts: ApplyOptions = {},
   ) {}
 
   /**
-   * `onLocked` is told once the batch holds its sessions' locks and has read them (not on the
-   * general path, for an Accounting-On/Off or a NUL: the caller learns when it ends).
+   * `onStarted` is told once a later batch may start (one sharing a session with this one
+   * then waits for this one's end); not for an Accounting-On/Off or a NUL (the general path:
+   * the caller learns when it ends).
    */
-  async applyBatch(events: readonly AccountingEvent[], onLocked?: () => void): Promise<Applied[]> {
+  async applyBatch(events: readonly AccountingEvent[], onStarted?: () => void): Promise<Applied[]> {
     const ids = [...new Set(events.map((e) => e.uniqueId))];
-    const read = lockAndRead(ids, this.opts.serialize === true);
-    // Accounting-On/Off splits a batch (rare), and a NUL cannot be in the text of a query (the
-    // query builder's parameters have PostgreSQL refuse the value instead): the general path.
-    if (ids.length === 0 || read.includes('\u0000') || events.some(isNasReset)) {
-      return this.db.transaction().execute((trx) => applyBatch(trx, events, this.opts));
+    const earlier = new Set<Promise<void>>();
+    for (const id of ids) {
+      const p = this.busy.get(id);
+      if (p) earlier.add(p);
+    }
+    let end = (): void => undefined;
+    const mine = new Promise<void>((resolve) => {
+      end = resolve;
+    });
+    for (const id of ids) this.busy.set(id, mine);
+    try {
+      const keys = arrayLiteral('text', ids);
+      // Accounting-On/Off splits a batch (rare), and a NUL cannot be in the text of a query (the
+      // query builder's parameters have PostgreSQL refuse the value instead): the general path.
+      if (ids.length === 0 || keys.includes('\u0000') || events.some(isNasReset)) {
+        await Promise.all(earlier);
+        try {
+          return await this.db.transaction().execute((trx) => applyBatch(trx, events, this.opts));
+        } finally {
+          if (events.some(isNasReset)) this.known.clear();
+          else for (const id of ids) this.known.delete(id);
+        }
+      }
+      onStarted?.();
+      await Promise.all(earlier);
+      try {
+        return await this.direct(events, ids, keys);
+      } catch (err) {
+        for (const id of ids) this.known.delete(id);
+        throw err;
+      }
+    } finally {
+      for (const id of ids) if (this.busy.get(id) === mine) this.busy.delete(id);
+      end();
+    }
+  }
+
+  /** The batch on one connection: in one round trip when it can, else in two. */
+  private direct(
+    events: readonly AccountingEvent[],
+    ids: readonly string[],
+    keys: string,
+  ): Promise<Applied[]> {
+    const lock = this.opts.serialize === true ? `execute ispkit_acct_lock(${keys});\n` : '';
+    // Known: remembered, or new to this recorder and begun by a Start (absent, presumably).
+    const stored = new Map<string, SessionState>();
+    const xmins: (string | null)[] = [];
+    let allKnown = true;
+    for (const id of ids) {
+      const k = this.known.get(id);
+      if (k) {
+        stored.set(id, k.state);
+        xmins.push(k.xmin);
+      } else {
+        xmins.push(null);
+        if (events.find((e) => e.uniqueId === id)?.status !== 'start') allKnown = false;
+      }
     }
     return this.db.connection().execute(async (conn) => {
       for (let attempt = 0; ; attempt++) {
         try {
           const begin = attempt === 0 ? 'begin' : await beginAndPrepare(conn);
-          return await this.inTransaction(conn, `${begin};\n${read}`, events, onLocked);
+          if (allKnown) {
+            const plan = planSegment(stored, events);
+            const done = await this.write(conn, `${begin};\n${lock}`, ids, keys, xmins, plan);
+            if (done) return plan.applied;
+            allKnown = false; // someone else wrote one of them: read them
+            continue;
+          }
+          this.roundTrips++;
+          const read = await sql
+            .raw<SessionState & { row_xmin: string }>(
+              `${begin};\n${lock}${READ_VERSIONED(`${keys}::text[]`)}`,
+            )
+            .execute(conn);
+          const fresh = new Map<string, SessionState>();
+          const seen = new Map<string, string>();
+          for (const { row_xmin, ...state } of read.rows) {
+            fresh.set(state.unique_id, state);
+            seen.set(state.unique_id, row_xmin);
+          }
+          const plan = planSegment(fresh, events);
+          const versions = ids.map((id) => seen.get(id) ?? null);
+          if (await this.write(conn, '', ids, keys, versions, plan)) return plan.applied;
+          // Changed between the read and the write by a writer that takes no lock (rare): again.
+          if (attempt >= 3) throw new Error('accounting batch: sessions kept changing under it');
         } catch (err) {
           await sql
             .raw('rollback')
@@ -181,29 +276,57 @@ export class PgRecorder {
     });
   }
 
-  private async inTransaction(
+  /**
+   * `prefix`, the write if the rows are still at `xmins`, and `commit`, in one simple query;
+   * false when they were not (nothing written: the transaction commits nothing). Remembers the
+   * open sessions written, at their new version.
+   */
+  private async write(
     conn: Kysely<Database>,
-    beginLockAndRead: string,
-    events: readonly AccountingEvent[],
-    onLocked: (() => void) | undefined,
-  ): Promise<Applied[]> {
-    const read = await sql.raw<SessionState>(beginLockAndRead).execute(conn);
-    const stored = new Map<string, SessionState>();
-    for (const r of read.rows) stored.set(r.unique_id, r);
-    onLocked?.();
-    const plan = planSegment(stored, events);
-    const writes: string[] = [];
-    if (plan.sessions.length > 0)
-      writes.push(execute('ispkit_acct_sessions', SESSION_TYPES, sessionArrays(plan.sessions)));
-    if (plan.usage.length > 0)
-      writes.push(execute('ispkit_acct_usage', USAGE_PG_TYPES, usageArrays(plan.usage)));
-    writes.push('commit');
-    const text = writes.join(';\n');
-    if (text.includes('\u0000')) {
-      await writeSessions(conn, plan.sessions);
-      await writeUsage(conn, plan.usage);
+    prefix: string,
+    ids: readonly string[],
+    keys: string,
+    xmins: readonly (string | null)[],
+    plan: SegmentPlan,
+  ): Promise<boolean> {
+    const arrays = [...sessionArrays(plan.sessions), ...usageArrays(plan.usage)];
+    const literals = arrays.map((a, i) => arrayLiteral(WRITE_TYPES[i + 2] as string, a));
+    const args = [keys, arrayLiteral('text', xmins), ...literals].join(', ');
+    const text = `${prefix}execute ispkit_acct_write(${args});\ncommit`;
+    let result: WriteRow | undefined;
+    this.roundTrips++;
+    if (!text.includes('\u0000')) {
+      result = (await sql.raw<WriteRow>(text).execute(conn)).rows[0];
+    } else {
+      // A NUL: the same statement with parameters, for PostgreSQL to refuse the value.
+      if (prefix) await sql.raw(prefix).execute(conn);
+      const p = WRITE_TYPES.map((t, i) => `$${i + 1}::${t}[]`);
+      const n = 2 + SESSION_TYPES.length;
+      const statement = PG_SQL.writeIfUnchanged(
+        p[0] as string,
+        p[1] as string,
+        p.slice(2, n),
+        p.slice(n),
+      );
+      const r = await conn.executeQuery<WriteRow>(
+        CompiledQuery.raw(statement, [ids, xmins, ...arrays]),
+      );
+      result = r.rows[0];
       await sql.raw('commit').execute(conn);
-    } else await sql.raw(text).execute(conn);
-    return plan.applied;
+    }
+    if (!result?.ok) return false;
+    const xmin = result.xmin;
+    for (const state of plan.sessions) {
+      this.known.delete(state.unique_id);
+      if (xmin !== null && state.state === 'open' && this.known.size < CACHE_MAX)
+        this.known.set(state.unique_id, { state, xmin });
+    }
+    return true;
   }
+}
+
+/** What writeIfUnchanged answers. */
+interface WriteRow {
+  ok: boolean;
+  xmin: string | null;
 }

@@ -155,6 +155,22 @@ export const PG_SQL = {
     `insert into sessions (${ALL_SESSION_COLUMNS.join(', ')}) select * from unnest(${arrays.join(', ')}) ${SESSIONS_ON_CONFLICT}`,
   addUsage: (arrays: readonly string[]): string =>
     `insert into usage_daily (${USAGE_COLUMNS}) select * from unnest(${arrays.join(', ')}) ${USAGE_ON_CONFLICT}`,
+  /**
+   * Both upserts in one statement, only if each session with these keys is at the row version
+   * the caller built on (its xmin as text; NULL: not in the table): pg-recorder.ts writes from
+   * what it remembers of a session without reading it first, and this says whether that was
+   * still true. Returns one row: ok, and the xmin of the rows written (this transaction's).
+   */
+  writeIfUnchanged: (
+    keys: string,
+    xmins: string,
+    sessions: readonly string[],
+    usage: readonly string[],
+  ): string =>
+    `with guard as (select count(*) = 0 as ok from unnest(${keys}, ${xmins}) as k(id, x) left join sessions s on s.unique_id = k.id where s.xmin::text is distinct from k.x),
+  written as (insert into sessions (${ALL_SESSION_COLUMNS.join(', ')}) select * from unnest(${sessions.join(', ')}) where (select ok from guard) ${SESSIONS_ON_CONFLICT} returning xmin::text as x),
+  added as (insert into usage_daily (${USAGE_COLUMNS}) select * from unnest(${usage.join(', ')}) where (select ok from guard) ${USAGE_ON_CONFLICT})
+select (select ok from guard) as ok, (select x from written limit 1) as xmin`,
 };
 
 /** The values of each session column, in ALL_SESSION_COLUMNS's order (for unnest). */

@@ -34,7 +34,7 @@ export interface WriterOptions {
   /** With `sqlite`: how many open sessions the recorder keeps between batches (0: none). */
   sqliteSessionCache?: number;
   /**
-   * PostgreSQL: batches in two round trips (pg-recorder.ts; the default) rather than through
+   * PostgreSQL: batches in one or two round trips (pg-recorder.ts; the default) rather than through
    * the query builder's transaction (false: for comparisons).
    */
   pgDirect?: boolean;
@@ -82,7 +82,7 @@ export class AccountingWriter implements RecordWriter {
   private running: Promise<void> | undefined;
   /** The batches in a transaction now, by when their oldest record arrived. */
   private readonly inFlight = new Set<{ since: number }>();
-  /** PostgreSQL: a batch is taking its sessions' locks (the next one waits for that). */
+  /** PostgreSQL: a batch is starting (the next one waits for that; see pgKick). */
   private pgLocking = false;
   /** Told when a batch ends (flush waits for the last one). */
   private settled: (() => void)[] = [];
@@ -126,13 +126,13 @@ export class AccountingWriter implements RecordWriter {
       this.queue.push({ ev, resolve, since: this.now() });
       if (this.queue.length >= this.maxBatch) this.kick();
       else if (this.busy())
-        return; // taken when a batch in progress ends (or, PostgreSQL, holds its locks)
+        return; // taken when a batch in progress ends (or, PostgreSQL, has started)
       else if (this.maxDelayMs === 0) this.immediate ??= setImmediate(() => this.kick());
       else this.timer ??= setTimeout(() => this.kick(), this.maxDelayMs);
     });
   }
 
-  /** No batch can start now; one will when a batch in progress ends or holds its locks. */
+  /** No batch can start now; one will when a batch in progress ends or has started. */
   private busy(): boolean {
     if (!this.pg) return this.running !== undefined;
     return this.pgLocking || this.inFlight.size >= PG_IN_FLIGHT;
@@ -186,10 +186,10 @@ export class AccountingWriter implements RecordWriter {
 
   /**
    * PostgreSQL: up to two transactions at once, so that this thread prepares one batch while
-   * the server works on the other. Records stay in arrival order per session: a batch starts
-   * only once the one before holds its sessions' locks (pg-recorder.ts), so a later record of
-   * the same session waits for the earlier one's commit before it reads the session. An
-   * Accounting-On/Off closes a NAS's sessions without those locks: it runs alone.
+   * the server works on the other. Records stay in arrival order per session: batches start in
+   * arrival order, and one that shares a session with a batch in progress waits for that one's
+   * end before it builds on the session (pg-recorder.ts). An Accounting-On/Off closes a NAS's
+   * sessions without their locks: it runs alone.
    */
   private pgKick(): void {
     while (this.queue.length > 0 && this.inFlight.size < PG_IN_FLIGHT && !this.pgLocking) {
@@ -199,7 +199,7 @@ export class AccountingWriter implements RecordWriter {
         if (reset === 0) return; // after the batch in flight
         if (reset > 0) n = reset;
       }
-      // Told once: when the batch holds its locks, or when it ends without (the general path).
+      // Told once: when the batch has started, or when it ends (the general path).
       let locking = true;
       const locked = (): void => {
         if (!locking) return;

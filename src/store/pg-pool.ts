@@ -293,12 +293,13 @@ export class FailoverPool implements PostgresPool {
         return (client as unknown as { query(c: PostgresCursor<R>): PostgresCursor<R> }).query(a);
       }
       // Several statements in one simple query: node-postgres gives one result per statement;
-      // the caller gets the last one's (`begin; …; select …` reads the select's rows).
+      // the caller gets the last one that returns rows, else the last one (`begin; …; select
+      // …` and `…; select …; commit` both read the select's rows).
       return client
         .query(a, parameters as unknown[])
         .then(
           (r: pg.QueryResult | pg.QueryResult[]) =>
-            (Array.isArray(r) ? r[r.length - 1] : r) as unknown as PostgresQueryResult<R>,
+            (Array.isArray(r) ? lastWithRows(r) : r) as unknown as PostgresQueryResult<R>,
           onError,
         );
     }
@@ -329,4 +330,13 @@ function accepts(
     case 'prefer-standby':
       return v.inRecovery;
   }
+}
+
+/** Of a simple query's results, the last with columns (a row description), else the last. */
+function lastWithRows(results: readonly pg.QueryResult[]): pg.QueryResult | undefined {
+  for (let i = results.length - 1; i >= 0; i--) {
+    const r = results[i];
+    if (r && r.fields.length > 0) return r;
+  }
+  return results[results.length - 1];
 }

@@ -243,6 +243,29 @@ describe.runIf(postgres)(
       ]);
     });
 
+    it('forgets the session written the longest ago when its memory is full', async () => {
+      const one = await openStore(urlOf(schemas[1]), dir, {
+        poolSize: 1,
+        pgSessionSetup: PREPARE_STATEMENTS,
+      });
+      onTestFinished(() => one.close());
+      const recorder = new PgRecorder(one.db, { serialize: true }, 2);
+      const trips = async (ev: AccountingEvent): Promise<number> => {
+        const before = recorder.roundTrips;
+        await recorder.applyBatch([ev]);
+        return recorder.roundTrips - before;
+      };
+      expect(await trips(event('start', 0, T0, 0, true, undefined))).toBe(1);
+      expect(await trips(event('start', 1, T0, 0, true, undefined))).toBe(1);
+      // Line 0 written again: now line 1 is the oldest, and goes when line 2 comes.
+      expect(await trips(event('interim', 0, T0 + 60_000, 1, true, undefined))).toBe(1);
+      expect(await trips(event('start', 2, T0, 0, true, undefined))).toBe(1);
+      expect(await trips(event('interim', 1, T0 + 60_000, 1, true, undefined))).toBe(2);
+      // Line 1 read and written again pushed out line 0; line 2 is still there.
+      expect(await trips(event('interim', 2, T0 + 60_000, 1, true, undefined))).toBe(1);
+      expect(await trips(event('interim', 0, T0 + 120_000, 2, true, undefined))).toBe(2);
+    });
+
     it('has PostgreSQL refuse a value it cannot store, and rolls the batch back', async () => {
       const recorder = new PgRecorder(viaDirect.db, { serialize: true });
       const ok = event('start', 0, T0, 0, true, 'fine');

@@ -120,8 +120,8 @@ const READ_VERSIONED = (keys: string): string =>
   `select xmin::text as row_xmin, ${ALL_SESSION_COLUMNS.join(', ')} from sessions where unique_id = any(${keys})`;
 
 /**
- * What this recorder remembers of a session it wrote (or read), and the row's version then.
- * Kept for open sessions only, at most CACHE_MAX of them.
+ * What this recorder remembers of a session it wrote, and the row's version then. Kept for
+ * open sessions only, at most CACHE_MAX of them (the one written the longest ago goes first).
  */
 interface Known {
   state: SessionState;
@@ -169,6 +169,7 @@ export class PgRecorder {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly opts: ApplyOptions = {},
+    private readonly cacheMax = CACHE_MAX,
   ) {}
 
   /**
@@ -317,9 +318,15 @@ export class PgRecorder {
     if (!result?.ok) return false;
     const xmin = result.xmin;
     for (const state of plan.sessions) {
+      // Deleted and set again: the Map's order is then the order of the last writes, and the
+      // first entry, the session silent the longest, makes room when the cache is full.
       this.known.delete(state.unique_id);
-      if (xmin !== null && state.state === 'open' && this.known.size < CACHE_MAX)
-        this.known.set(state.unique_id, { state, xmin });
+      if (xmin === null || state.state !== 'open') continue;
+      if (this.known.size >= this.cacheMax) {
+        const oldest = this.known.keys().next();
+        if (!oldest.done) this.known.delete(oldest.value);
+      }
+      this.known.set(state.unique_id, { state, xmin });
     }
     return true;
   }

@@ -266,6 +266,33 @@ describe.runIf(postgres)(
       expect(await trips(event('interim', 0, T0 + 120_000, 2, true, undefined))).toBe(2);
     });
 
+    it('keeps looking sessions up by index once the table has grown from empty', async () => {
+      const one = await openStore(urlOf(schemas[1]), dir, {
+        poolSize: 1,
+        pgSessionSetup: PREPARE_STATEMENTS,
+      });
+      onTestFinished(() => one.close());
+      const recorder = new PgRecorder(one.db, { serialize: true });
+      // More than five executions on a nearly empty table: PostgreSQL settles on a generic plan.
+      for (let i = 0; i < 8; i++)
+        await recorder.applyBatch([
+          event(i === 0 ? 'start' : 'interim', 0, T0 + i * 1000, i, true, undefined),
+        ]);
+      await sql`insert into sessions (unique_id, nas, acct_session_id, username, username_key, state,
+      started_at, updated_at, last_event_at)
+      select 'u' || g, 'n', 's' || g, 'm@R', 'm@r', 'stopped', 0, 0, 0
+      from generate_series(1, 20000) as g`.execute(one.db);
+      const empty = Array.from({ length: 34 }, () => `'{}'`).join(', ');
+      const plan = await sql
+        .raw<{ 'QUERY PLAN': string }>(
+          `explain execute ispkit_acct_write('{"u1"}', '{NULL}', ${empty})`,
+        )
+        .execute(one.db);
+      const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(text).toMatch(/Index (Only )?Scan using sessions_unique_id_key/);
+      expect(text).not.toMatch(/Seq Scan on sessions/);
+    });
+
     it('has PostgreSQL refuse a value it cannot store, and rolls the batch back', async () => {
       const recorder = new PgRecorder(viaDirect.db, { serialize: true });
       const ok = event('start', 0, T0, 0, true, 'fine');

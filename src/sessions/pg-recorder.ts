@@ -120,6 +120,18 @@ const READ_VERSIONED = (keys: string): string =>
   `select xmin::text as row_xmin, ${ALL_SESSION_COLUMNS.join(', ')} from sessions where unique_id = any(${keys})`;
 
 /**
+ * For the rest of the transaction: no sequential scans where an index can do (the lookups by
+ * unique_id). PostgreSQL plans a prepared statement once for all executions after the first
+ * five (a generic plan) and keeps that plan until the table's statistics change; planned while
+ * the sessions table was small (a fresh install, the bench's new schema), the write's check
+ * became a hash join over a sequential scan of the whole table, and stayed one as the table
+ * grew (measured: the bench's PostgreSQL accounting fell to half, at twice the CPU per record,
+ * with autovacuum off). Set in every transaction, the setting is in force whenever a plan is
+ * made; it ends with the transaction (PgBouncer-safe).
+ */
+const NO_SEQUENTIAL_SCANS = 'set local enable_seqscan = off';
+
+/**
  * What this recorder remembers of a session it wrote, and the row's version then. Kept for
  * open sessions only, at most CACHE_MAX of them (the one written the longest ago goes first).
  */
@@ -241,9 +253,10 @@ export class PgRecorder {
       for (let attempt = 0; ; attempt++) {
         try {
           const begin = attempt === 0 ? 'begin' : await beginAndPrepare(conn);
+          const start = `${begin};\n${NO_SEQUENTIAL_SCANS};\n${lock}`;
           if (allKnown) {
             const plan = planSegment(stored, events);
-            const done = await this.write(conn, `${begin};\n${lock}`, ids, keys, xmins, plan);
+            const done = await this.write(conn, start, ids, keys, xmins, plan);
             if (done) return plan.applied;
             allKnown = false; // someone else wrote one of them: read them
             continue;
@@ -251,7 +264,7 @@ export class PgRecorder {
           this.roundTrips++;
           const read = await sql
             .raw<SessionState & { row_xmin: string }>(
-              `${begin};\n${lock}${READ_VERSIONED(`${keys}::text[]`)}`,
+              `${start}${READ_VERSIONED(`${keys}::text[]`)}`,
             )
             .execute(conn);
           const fresh = new Map<string, SessionState>();

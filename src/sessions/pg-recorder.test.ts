@@ -125,6 +125,22 @@ describe.runIf(postgres)(
       rmSync(dir, { recursive: true, force: true });
     });
 
+    /** Alice's session stopped at `bytes`, Bob's open at 0, and each one's day. */
+    async function expectAliceStoppedBobOpen(bytes: number): Promise<void> {
+      const t = (await tables(viaDirect)) as {
+        sessions: { username: string; state: string; bytes_in: number }[];
+        usage: { username: string; bytes_in: number; sessions: number }[];
+      };
+      expect(t.sessions.map((r) => [r.username, r.state, r.bytes_in]).sort()).toEqual([
+        ['alice@R', 'stopped', bytes],
+        ['bob@R', 'open', 0],
+      ]);
+      expect(t.usage.map((u) => [u.username, u.bytes_in, u.sessions]).sort()).toEqual([
+        ['alice@R', bytes, 1],
+        ['bob@R', 0, 1],
+      ]);
+    }
+
     async function reset(): Promise<void> {
       for (const s of [viaBuilder, viaDirect])
         await sql`truncate sessions, usage_daily`.execute(s.db);
@@ -192,55 +208,38 @@ describe.runIf(postgres)(
       });
       const one = new PgRecorder(stores[0].db, { serialize: true });
       const other = new PgRecorder(stores[1].db, { serialize: true });
-      const at = (s: number): number => T0 + s * 1000;
+      /** One record applied by `r`: what it did, and the round trips it took. */
+      const apply = async (
+        r: PgRecorder,
+        status: AccountingStatus,
+        line: number,
+        seconds: number,
+        n: number,
+      ): Promise<[string | undefined, number]> => {
+        const before = r.roundTrips;
+        const done = await r.applyBatch([
+          event(status, line, T0 + seconds * 1000, n, true, undefined),
+        ]);
+        return [done[0], r.roundTrips - before];
+      };
       // A Start of a session it has not seen: one round trip (it presumes the session new).
-      expect(await one.applyBatch([event('start', 0, at(0), 0, true, undefined)])).toEqual([
-        'created',
-      ]);
-      expect(one.roundTrips).toBe(1);
+      expect(await apply(one, 'start', 0, 0, 0)).toEqual(['created', 1]);
       // Its Interim: one round trip, from what it remembers.
-      expect(await one.applyBatch([event('interim', 0, at(60), 10, true, undefined)])).toEqual([
-        'updated',
-      ]);
-      expect(one.roundTrips).toBe(2);
+      expect(await apply(one, 'interim', 0, 60, 10)).toEqual(['updated', 1]);
       // Another instance counts the next Interim (it reads the session: two round trips).
-      expect(await other.applyBatch([event('interim', 0, at(120), 30, true, undefined)])).toEqual([
-        'updated',
-      ]);
-      expect(other.roundTrips).toBe(2);
+      expect(await apply(other, 'interim', 0, 120, 30)).toEqual(['updated', 2]);
       // The first one's remembered row is stale: its write finds out, writes nothing, and the
       // batch runs again from the table (1 + 2 round trips). Counted from 30,000, not 10,000.
-      expect(await one.applyBatch([event('interim', 0, at(180), 40, true, undefined)])).toEqual([
-        'updated',
-      ]);
-      expect(one.roundTrips).toBe(5);
+      expect(await apply(one, 'interim', 0, 180, 40)).toEqual(['updated', 3]);
       // A change by SQL of someone else's (an administrator closing the session by hand).
-      await sql`update sessions set state = 'stopped', stopped_at = ${at(200)}`.execute(
+      await sql`update sessions set state = 'stopped', stopped_at = ${T0 + 200_000}`.execute(
         viaDirect.db,
       );
-      expect(await one.applyBatch([event('stop', 0, at(240), 50, true, undefined)])).toEqual([
-        'updated',
-      ]);
-      expect(one.roundTrips).toBe(8);
+      expect(await apply(one, 'stop', 0, 240, 50)).toEqual(['updated', 3]);
       // A Start of a session that is in the table after all (the other instance's): read, too.
-      await other.applyBatch([event('start', 1, at(0), 0, true, undefined)]);
-      const before = one.roundTrips;
-      expect(await one.applyBatch([event('start', 1, at(0), 0, true, undefined)])).toEqual([
-        'updated',
-      ]);
-      expect(one.roundTrips - before).toBe(3);
-      const t = (await tables(viaDirect)) as {
-        sessions: { username: string; state: string; bytes_in: number }[];
-        usage: { username: string; bytes_in: number; sessions: number }[];
-      };
-      expect(t.sessions.map((r) => [r.username, r.state, r.bytes_in]).sort()).toEqual([
-        ['alice@R', 'stopped', 50_000],
-        ['bob@R', 'open', 0],
-      ]);
-      expect(t.usage.map((u) => [u.username, u.bytes_in, u.sessions]).sort()).toEqual([
-        ['alice@R', 50_000, 1],
-        ['bob@R', 0, 1],
-      ]);
+      await apply(other, 'start', 1, 0, 0);
+      expect(await apply(one, 'start', 1, 0, 0)).toEqual(['updated', 3]);
+      await expectAliceStoppedBobOpen(50_000);
     });
 
     it('forgets the session written the longest ago when its memory is full', async () => {
@@ -396,18 +395,7 @@ describe.runIf(postgres)(
         await holder.query('commit');
         expect(await blocked).toBe('committed');
         expect(await later).toBe('committed');
-        const t = (await tables(viaDirect)) as {
-          sessions: { username: string; state: string; bytes_in: number }[];
-          usage: { username: string; bytes_in: number; sessions: number }[];
-        };
-        expect(t.sessions.map((r) => [r.username, r.state, r.bytes_in]).sort()).toEqual([
-          ['alice@R', 'stopped', 20_000],
-          ['bob@R', 'open', 0],
-        ]);
-        expect(t.usage.map((u) => [u.username, u.bytes_in, u.sessions]).sort()).toEqual([
-          ['alice@R', 20_000, 1],
-          ['bob@R', 0, 1],
-        ]);
+        await expectAliceStoppedBobOpen(20_000);
       });
 
       it('applies records submitted all at once in arrival order, whatever the batches', async () => {

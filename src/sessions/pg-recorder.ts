@@ -86,19 +86,15 @@ function arrayLiteral(type: string, values: readonly (string | number | null)[])
 const SESSION_TYPES = ALL_SESSION_COLUMNS.map((c) => PG_TYPE[c]);
 /** writeIfUnchanged's arrays: the keys, their xmins, the sessions' columns, the usage's. */
 const WRITE_TYPES = ['text', 'text', ...SESSION_TYPES, ...USAGE_PG_TYPES];
-const param = (i: number): string => `$${i + 1}`;
+/** writeIfUnchanged with `param(i)` for the i-th array of WRITE_TYPES. */
+function writeStatement(param: (i: number) => string): string {
+  const p = WRITE_TYPES.map((_, i) => param(i));
+  const n = 2 + SESSION_TYPES.length;
+  return PG_SQL.writeIfUnchanged(p[0] as string, p[1] as string, p.slice(2, n), p.slice(n));
+}
 const STATEMENTS: readonly (readonly [name: string, types: readonly string[], text: string])[] = [
   ['ispkit_acct_lock', ['text'], PG_SQL.lock('$1')],
-  [
-    'ispkit_acct_write',
-    WRITE_TYPES,
-    PG_SQL.writeIfUnchanged(
-      '$1',
-      '$2',
-      SESSION_TYPES.map((_, i) => param(i + 2)),
-      USAGE_PG_TYPES.map((_, i) => param(i + 2 + SESSION_TYPES.length)),
-    ),
-  ],
+  ['ispkit_acct_write', WRITE_TYPES, writeStatement((i) => `$${i + 1}`)],
 ];
 
 /**
@@ -114,10 +110,6 @@ export const PREPARE_STATEMENTS = STATEMENTS.map(
  * tables does not make them stale: they return no rows, and the server plans them again).
  */
 const NOT_PREPARED = '26000';
-
-/** The sessions with these keys and the xmin of each row (its version), for the first round trip. */
-const READ_VERSIONED = (keys: string): string =>
-  `select xmin::text as row_xmin, ${ALL_SESSION_COLUMNS.join(', ')} from sessions where unique_id = any(${keys})`;
 
 /**
  * For the rest of the transaction: no sequential scans where an index can do (the lookups by
@@ -205,12 +197,13 @@ export class PgRecorder {
       const keys = arrayLiteral('text', ids);
       // Accounting-On/Off splits a batch (rare), and a NUL cannot be in the text of a query (the
       // query builder's parameters have PostgreSQL refuse the value instead): the general path.
-      if (ids.length === 0 || keys.includes('\u0000') || events.some(isNasReset)) {
+      const reset = events.some(isNasReset);
+      if (ids.length === 0 || keys.includes('\u0000') || reset) {
         await Promise.all(earlier);
         try {
           return await this.db.transaction().execute((trx) => applyBatch(trx, events, this.opts));
         } finally {
-          if (events.some(isNasReset)) this.known.clear();
+          if (reset) this.known.clear();
           else for (const id of ids) this.known.delete(id);
         }
       }
@@ -236,6 +229,8 @@ export class PgRecorder {
   ): Promise<Applied[]> {
     const lock = this.opts.serialize === true ? `execute ispkit_acct_lock(${keys});\n` : '';
     // Known: remembered, or new to this recorder and begun by a Start (absent, presumably).
+    const firstStatus = new Map<string, AccountingEvent['status']>();
+    for (const e of events) if (!firstStatus.has(e.uniqueId)) firstStatus.set(e.uniqueId, e.status);
     const stored = new Map<string, SessionState>();
     const xmins: (string | null)[] = [];
     let allKnown = true;
@@ -246,25 +241,29 @@ export class PgRecorder {
         xmins.push(k.xmin);
       } else {
         xmins.push(null);
-        if (events.find((e) => e.uniqueId === id)?.status !== 'start') allKnown = false;
+        if (firstStatus.get(id) !== 'start') allKnown = false;
       }
     }
     return this.db.connection().execute(async (conn) => {
-      for (let attempt = 0; ; attempt++) {
+      // Whether to prepare the statements in the next transaction (once: they were missing).
+      let prepare = false;
+      let preparedAgain = false;
+      let reads = 0;
+      for (;;) {
         try {
-          const begin = attempt === 0 ? 'begin' : await beginAndPrepare(conn);
+          const begin = prepare ? await beginAndPrepare(conn) : 'begin';
+          prepare = false;
           const start = `${begin};\n${NO_SEQUENTIAL_SCANS};\n${lock}`;
           if (allKnown) {
             const plan = planSegment(stored, events);
-            const done = await this.write(conn, start, ids, keys, xmins, plan);
-            if (done) return plan.applied;
+            if (await this.write(conn, start, ids, keys, xmins, plan)) return plan.applied;
             allKnown = false; // someone else wrote one of them: read them
             continue;
           }
           this.roundTrips++;
           const read = await sql
             .raw<SessionState & { row_xmin: string }>(
-              `${start}${READ_VERSIONED(`${keys}::text[]`)}`,
+              `${start}${PG_SQL.readVersioned(`${keys}::text[]`)}`,
             )
             .execute(conn);
           const fresh = new Map<string, SessionState>();
@@ -277,14 +276,15 @@ export class PgRecorder {
           const versions = ids.map((id) => seen.get(id) ?? null);
           if (await this.write(conn, '', ids, keys, versions, plan)) return plan.applied;
           // Changed between the read and the write by a writer that takes no lock (rare): again.
-          if (attempt >= 3) throw new Error('accounting batch: sessions kept changing under it');
+          if (++reads >= 3) throw new Error('accounting batch: sessions kept changing under it');
         } catch (err) {
           await sql
             .raw('rollback')
             .execute(conn)
             .catch(() => undefined);
           const code = (err as { code?: unknown }).code;
-          if (attempt > 0 || code !== NOT_PREPARED) throw err;
+          if (preparedAgain || code !== NOT_PREPARED) throw err;
+          prepare = preparedAgain = true;
         }
       }
     });
@@ -314,14 +314,7 @@ export class PgRecorder {
     } else {
       // A NUL: the same statement with parameters, for PostgreSQL to refuse the value.
       if (prefix) await sql.raw(prefix).execute(conn);
-      const p = WRITE_TYPES.map((t, i) => `$${i + 1}::${t}[]`);
-      const n = 2 + SESSION_TYPES.length;
-      const statement = PG_SQL.writeIfUnchanged(
-        p[0] as string,
-        p[1] as string,
-        p.slice(2, n),
-        p.slice(n),
-      );
+      const statement = writeStatement((i) => `$${i + 1}::${WRITE_TYPES[i] as string}[]`);
       const r = await conn.executeQuery<WriteRow>(
         CompiledQuery.raw(statement, [ids, xmins, ...arrays]),
       );

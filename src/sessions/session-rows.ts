@@ -151,6 +151,9 @@ export const PG_SQL = {
   /** The sessions with these keys. */
   read: (keys: string): string =>
     `select ${ALL_SESSION_COLUMNS.join(', ')} from sessions where unique_id = any(${keys})`,
+  /** The same, each row with its version (`xmin` as text, `row_xmin`): see writeIfUnchanged. */
+  readVersioned: (keys: string): string =>
+    `select xmin::text as row_xmin, ${ALL_SESSION_COLUMNS.join(', ')} from sessions where unique_id = any(${keys})`,
   upsertSessions: (arrays: readonly string[]): string =>
     `insert into sessions (${ALL_SESSION_COLUMNS.join(', ')}) select * from unnest(${arrays.join(', ')}) ${SESSIONS_ON_CONFLICT}`,
   addUsage: (arrays: readonly string[]): string =>

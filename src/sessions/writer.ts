@@ -83,7 +83,7 @@ export class AccountingWriter implements RecordWriter {
   /** The batches in a transaction now, by when their oldest record arrived. */
   private readonly inFlight = new Set<{ since: number }>();
   /** PostgreSQL: a batch is starting (the next one waits for that; see pgKick). */
-  private pgLocking = false;
+  private pgStarting = false;
   /** Told when a batch ends (flush waits for the last one). */
   private settled: (() => void)[] = [];
   private readonly now: () => number;
@@ -135,7 +135,7 @@ export class AccountingWriter implements RecordWriter {
   /** No batch can start now; one will when a batch in progress ends or has started. */
   private busy(): boolean {
     if (!this.pg) return this.running !== undefined;
-    return this.pgLocking || this.inFlight.size >= PG_IN_FLIGHT;
+    return this.pgStarting || this.inFlight.size >= PG_IN_FLIGHT;
   }
 
   get depth(): number {
@@ -192,7 +192,7 @@ export class AccountingWriter implements RecordWriter {
    * sessions without their locks: it runs alone.
    */
   private pgKick(): void {
-    while (this.queue.length > 0 && this.inFlight.size < PG_IN_FLIGHT && !this.pgLocking) {
+    while (this.queue.length > 0 && this.inFlight.size < PG_IN_FLIGHT && !this.pgStarting) {
       let n = Math.min(this.queue.length, this.maxBatch);
       if (this.inFlight.size > 0) {
         const reset = this.queue.findIndex((w, i) => i < n && isNasReset(w.ev));
@@ -200,23 +200,23 @@ export class AccountingWriter implements RecordWriter {
         if (reset > 0) n = reset;
       }
       // Told once: when the batch has started, or when it ends (the general path).
-      let locking = true;
-      const locked = (): void => {
-        if (!locking) return;
-        locking = false;
-        this.pgLocking = false;
+      let starting = true;
+      const started = (): void => {
+        if (!starting) return;
+        starting = false;
+        this.pgStarting = false;
         this.pgKick();
       };
-      this.pgLocking = true;
-      void this.run(this.queue.splice(0, n), locked).finally(() => {
-        locked();
+      this.pgStarting = true;
+      void this.run(this.queue.splice(0, n), started).finally(() => {
+        started();
         this.pgKick(); // its place is free
       });
     }
   }
 
   /** One batch in one transaction (one record at a time if it fails). */
-  private async run(batch: Waiting[], onLocked?: () => void): Promise<void> {
+  private async run(batch: Waiting[], onStarted?: () => void): Promise<void> {
     this.batches++;
     let since = batch[0]?.since ?? this.now();
     for (const w of batch) since = Math.min(since, w.since);
@@ -227,7 +227,7 @@ export class AccountingWriter implements RecordWriter {
       // The synchronous path unless a query-builder transaction is open on the connection
       // (another service's, between two of its awaits): then wait for it like any query.
       if (this.sqlite && !this.sqlite.db.inTransaction) this.sqlite.applyBatch(events);
-      else if (this.pg) await this.pg.applyBatch(events, onLocked);
+      else if (this.pg) await this.pg.applyBatch(events, onStarted);
       else
         await this.db.transaction().execute(async (trx) => {
           await applyBatch(trx, events, this.opts.apply);

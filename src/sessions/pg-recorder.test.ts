@@ -228,7 +228,19 @@ describe.runIf(postgres)('the PostgreSQL recorder (round trips, prepared stateme
     expect(await apply(other, 'interim', 0, 120, 30)).toEqual(['updated', 2]);
     // The first one's remembered row is stale: its write finds out, writes nothing, and the
     // batch runs again from the table (1 + 2 round trips). Counted from 30,000, not 10,000.
+    /** When the statements on the first store's connection were prepared, to the microsecond. */
+    const preparedAt = async (): Promise<string[]> =>
+      (
+        await sql<{
+          at: string;
+        }>`select prepare_time::text as at from pg_prepared_statements order by name`.execute(
+          stores[0].db,
+        )
+      ).rows.map((r) => r.at);
+    const before = await preparedAt();
     expect(await apply(one, 'interim', 0, 180, 40)).toEqual(['updated', 3]);
+    // …and without preparing its statements again (they were there all along).
+    expect(await preparedAt()).toEqual(before);
     // A change by SQL of someone else's (an administrator closing the session by hand).
     await sql`update sessions set state = 'stopped', stopped_at = ${T0 + 200_000}`.execute(
       viaDirect.db,

@@ -4,7 +4,7 @@
  * (closed load, or open load at RATE requests/s), and the CPU each thread of the server used
  * meanwhile (and each PostgreSQL process, for a PostgreSQL data dir).
  *
- *   node dist-bench/bench/ab-load.js DIST DATA_DIR MODE DURATION [RATE] [-- NODE_OPTIONS...]
+ *   node dist-bench/bench/ab-load.js [--stalls] DIST DATA_DIR MODE DURATION [RATE] [-- NODE_OPTIONS...]
  *
  *   DIST      a build of ispkit: dist/, or a copy of it (with node_modules beside it, e.g. a
  *             symlink) so that two builds can be run alternately
@@ -13,30 +13,35 @@
  *   RATE      0 or absent: closed load (a window of 64)
  *
  * Prints radload's JSON line, then "thread <tid> <cpu %>" and "postgres <pid> <cpu %>" for
- * those above 0.5 %. Needs bench/out/radload (built by `npm run bench`). Traffic goes to
+ * those above 0.5 %. With --stalls, the server's threads watch their event loops
+ * (lib/stall-monitor.ts) and a "stalls <thread> …" line per thread sums the stalls over 8 ms
+ * during the measured run: how many, how long, and how much of it on a CPU or waiting for one. Needs bench/out/radload (built by `npm run bench`). Traffic goes to
  * 127.0.0.1 only; the server is stopped at the end, also on a failure.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startIspkit } from './lib/ispkit.js';
 import { cpuMicros, killAll, pidsNamed, stop, threadCpuMicros } from './lib/procs.js';
 import { runRadload } from './lib/radload.js';
+import { summarizeStalls } from './lib/stall-monitor.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const RADLOAD = join(ROOT, 'bench/out/radload');
 
 function usage(message: string): never {
   process.stderr.write(
-    `ab-load: ${message}\nusage: node dist-bench/bench/ab-load.js DIST DATA_DIR MODE DURATION [RATE] [-- NODE_OPTIONS...]\n`,
+    `ab-load: ${message}\nusage: node dist-bench/bench/ab-load.js [--stalls] DIST DATA_DIR MODE DURATION [RATE] [-- NODE_OPTIONS...]\n`,
   );
   process.exit(2);
 }
 
 const argv = process.argv.slice(2);
 const dash = argv.indexOf('--');
-const positional = dash < 0 ? argv : argv.slice(0, dash);
+const ours = dash < 0 ? argv : argv.slice(0, dash);
+const stalls = ours.includes('--stalls');
+const positional = ours.filter((a) => a !== '--stalls');
 const nodeOptions = dash < 0 ? [] : argv.slice(dash + 1);
 const [dist, dataDir, mode, durationArg, rateArg = '0'] = positional;
 if (!dist || !dataDir || !mode || !durationArg || positional.length > 5)
@@ -63,17 +68,21 @@ function snapshot(pid: number): Map<string, number> {
 process.stdout.on('error', () => undefined);
 
 const work = mkdtempSync(join(tmpdir(), 'ab-load-'));
+const stallLog = join(work, 'stalls.jsonl');
+const monitor = join(dirname(fileURLToPath(import.meta.url)), 'lib/stall-monitor.js');
 const server = await startIspkit({
   cli,
   dataDir: resolve(dataDir),
   logFile: join(work, 'serve.log'),
-  nodeArgs: ['--v8-pool-size=1', ...nodeOptions],
+  nodeArgs: ['--v8-pool-size=1', ...(stalls ? [`--import=${monitor}`] : []), ...nodeOptions],
+  env: stalls ? { ISPKIT_STALL_LOG: stallLog } : {},
 });
 try {
   const port = mode.startsWith('acct') ? server.acctPort : server.authPort;
   const tag = `${process.pid.toString(36)}${Date.now().toString(36)}`;
   await runRadload(RADLOAD, { mode, port, duration: 2, sessionPrefix: `w${tag}` });
   const before = snapshot(server.pid);
+  const measuredFrom = Date.now();
   const result = await runRadload(RADLOAD, {
     mode,
     port,
@@ -86,6 +95,13 @@ try {
   for (const [key, us] of after) {
     const share = (100 * (us - (before.get(key) ?? 0))) / (duration * 1e6);
     if (share > 0.5) process.stdout.write(`${key} ${share.toFixed(1)}%\n`);
+  }
+  if (stalls) {
+    const text = existsSync(stallLog) ? readFileSync(stallLog, 'utf8') : '';
+    for (const [thread, s] of summarizeStalls(text, measuredFrom))
+      process.stdout.write(
+        `stalls ${thread}: ${s.count}, ${s.ms.toFixed(1)} ms in all (longest ${s.maxMs.toFixed(1)}), on a CPU ${s.cpuMs.toFixed(1)} ms, waiting for one ${s.runqueueMs.toFixed(1)} ms\n`,
+      );
   }
 } finally {
   await stop(server.child);

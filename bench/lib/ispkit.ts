@@ -63,6 +63,8 @@ export function startIspkit(opts: {
   dataDir: string;
   logFile: string;
   nodeArgs?: readonly string[];
+  /** Added to this process's environment. */
+  env?: Readonly<Record<string, string>>;
 }): Promise<RunningIspkit> {
   const log = openSync(opts.logFile, 'a');
   const child = launch(
@@ -82,7 +84,7 @@ export function startIspkit(opts: {
       '--http-port',
       '0',
     ],
-    { stdio: ['ignore', log, 'pipe'] },
+    { stdio: ['ignore', log, 'pipe'], env: { ...process.env, ...opts.env } },
   );
   closeSync(log);
   let err = '';

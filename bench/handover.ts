@@ -7,15 +7,8 @@
  *
  *   node dist-bench/bench/handover.js [ROUND_TRIPS]
  */
-import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-
-/** The process's CPU time (utime + stime, all threads), ms. */
-function processCpuMs(): number {
-  const fields = (readFileSync('/proc/self/stat', 'utf8').split(') ')[1] ?? '').split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks * 10; // USER_HZ is 100 on Linux
-}
+import { cpuMicros } from './lib/procs.js';
 
 /** The worker: answers every message as the auth worker does a batch (or echoes a number). */
 const WORKER = `
@@ -30,32 +23,39 @@ parentPort.on('message', (m) => {
 
 type Variant = 'number' | 'batch, transferred' | 'batch, copied';
 
+/** Sends one message of `variant` to `worker`. */
+function send(worker: Worker, variant: Variant): void {
+  if (variant === 'number') return worker.postMessage(1);
+  // One 140-octet request with the batch header, as aaa/workers.ts packs it.
+  const data = new Uint8Array(140);
+  const transfer = variant === 'batch, transferred';
+  const m = { t: 'batch', counter: 1, srcs: ['127.0.0.1:50000'], data, transfer };
+  if (transfer) worker.postMessage(m, [data.buffer]);
+  else worker.postMessage(m);
+}
+
+/** `n` round trips, each message sent when the previous answer is in. */
+function roundTrips(worker: Worker, variant: Variant, n: number): Promise<void> {
+  return new Promise((resolve) => {
+    let left = n;
+    const answered = (): void => {
+      if (--left > 0) return send(worker, variant);
+      worker.off('message', answered);
+      resolve();
+    };
+    worker.on('message', answered);
+    send(worker, variant);
+  });
+}
+
 async function measure(variant: Variant, n: number): Promise<{ wallUs: number; cpuUs: number }> {
   const worker = new Worker(WORKER, { eval: true });
-  const send = (): void => {
-    if (variant === 'number') return worker.postMessage(1);
-    // One 140-octet request with the batch header, as aaa/workers.ts packs it.
-    const data = new Uint8Array(140);
-    const m = { t: 'batch', counter: 1, srcs: ['127.0.0.1:50000'], data, transfer: false };
-    if (variant === 'batch, copied') worker.postMessage(m);
-    else worker.postMessage({ ...m, transfer: true }, [data.buffer]);
-  };
-  // Warm up both threads first.
-  await new Promise<void>((resolve) => {
-    let left = 1000;
-    worker.on('message', () => (--left > 0 ? send() : resolve()));
-    send();
-  });
-  worker.removeAllListeners('message');
-  const cpu0 = processCpuMs();
+  await roundTrips(worker, variant, 1000); // both threads warmed up first
+  const cpu0 = cpuMicros(process.pid);
   const t0 = performance.now();
-  await new Promise<void>((resolve) => {
-    let left = n;
-    worker.on('message', () => (--left > 0 ? send() : resolve()));
-    send();
-  });
+  await roundTrips(worker, variant, n);
   const wallUs = ((performance.now() - t0) * 1000) / n;
-  const cpuUs = ((processCpuMs() - cpu0) * 1000) / n;
+  const cpuUs = (cpuMicros(process.pid) - cpu0) / n;
   await worker.terminate();
   return { wallUs, cpuUs };
 }

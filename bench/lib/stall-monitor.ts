@@ -30,6 +30,17 @@ export interface Stall {
   runqueueMs: number | null;
 }
 
+/** A thread's stalls summed: how many, their total and longest, and the two shares, ms. */
+export interface StallSum {
+  count: number;
+  ms: number;
+  maxMs: number;
+  cpuMs: number;
+  runqueueMs: number;
+}
+
+const round = (n: number): number => Math.round(n * 10) / 10;
+
 /** Nanoseconds on a CPU and waiting in the run queue, for the calling thread; null off Linux. */
 function schedstat(): [number, number] | null {
   try {
@@ -76,17 +87,9 @@ export function startStallMonitor(opts: { file: string; thresholdMs?: number }):
   return () => clearInterval(timer);
 }
 
-const round = (n: number): number => Math.round(n * 10) / 10;
-
 /** Per thread: how many stalls ended at or after `since` (ms since the epoch), and their sums. */
-export function summarizeStalls(
-  text: string,
-  since: number,
-): Map<string, { count: number; ms: number; maxMs: number; cpuMs: number; runqueueMs: number }> {
-  const out = new Map<
-    string,
-    { count: number; ms: number; maxMs: number; cpuMs: number; runqueueMs: number }
-  >();
+export function summarizeStalls(text: string, since: number): Map<string, StallSum> {
+  const out = new Map<string, StallSum>();
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     const s = JSON.parse(line) as Stall;

@@ -40,6 +40,8 @@ export interface ProcessorOptions {
   logger: Logger;
   counters: ServerCounters;
   now: () => number;
+  /** Told the first time a NAS is seen signing its requests here (the other threads learn it). */
+  onSigns?: (name: string) => void;
 }
 
 export type DropReason = Exclude<keyof ServerCounters['dropped'], 'unknownClient' | 'wrongCode'>;
@@ -188,7 +190,10 @@ export class PacketProcessor {
     }
     if (req.code === ACCOUNTING_REQUEST) return true;
     if (checks.messageAuthenticator === 'ok') {
-      this.sentMessageAuthenticator.add(nas.name);
+      if (!this.sentMessageAuthenticator.has(nas.name)) {
+        this.sentMessageAuthenticator.add(nas.name);
+        this.opts.onSigns?.(nas.name);
+      }
       return true;
     }
     if (req.code === STATUS_SERVER) {

@@ -81,7 +81,14 @@ export class RadiusServer {
   constructor(private readonly opts: RadiusServerOptions) {
     this.now = opts.now ?? Date.now;
     this.duplicates = new DuplicateCache(opts.duplicateWindowMs, 65_536, this.now);
-    this.processor = new PacketProcessor({ ...opts, counters: this.counters, now: this.now });
+    this.processor = new PacketProcessor({
+      ...opts,
+      counters: this.counters,
+      now: this.now,
+      // A NAS first seen signing here (Status-Server, or a request answered here): the workers
+      // apply limit_proxy_state to it too.
+      onSigns: (name) => this.workers?.signs(name),
+    });
   }
 
   async start(): Promise<void> {

@@ -219,6 +219,35 @@ describe.each(stores)('auth worker threads on $name', (ts) => {
     );
   });
 
+  it('applies limit_proxy_state in the workers to a NAS first seen signing a Status-Server', async () => {
+    // The main thread answers Status-Server: what it learns there (this NAS signs its packets)
+    // must reach the workers, which answer its Access-Requests.
+    await app.nas.add('lo5', '127.0.0.5', secret, false, 'test');
+    const key = Buffer.from(secret);
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.5', r));
+    const replies: Buffer[] = [];
+    sock.on('message', (m) => replies.push(m));
+    const exchange = async (raw: Buffer): Promise<void> => {
+      sock.send(raw, authPort, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 300));
+    };
+    try {
+      const status = createPacket(dict, 'Status-Server', {}).withMessageAuthenticator();
+      await exchange(encodePacket(status, { secret: key }));
+      expect(replies.map((m) => decodePacket(m, dict).codeName)).toEqual(['Access-Accept']);
+      const dropped = running.radius.counters.dropped.missingMessageAuthenticator;
+      const forged = papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1', {
+        'Proxy-State': Buffer.from('ps'),
+      });
+      await exchange(encodePacket(forged, { secret: key }));
+      expect(replies.length).toBe(1);
+      expect(running.radius.counters.dropped.missingMessageAuthenticator).toBe(dropped + 1);
+    } finally {
+      sock.close();
+    }
+  });
+
   it('answers Status-Server on the main thread', async () => {
     const reply = await client.send(
       createPacket(dict, 'Status-Server', {}).withMessageAuthenticator(),

@@ -37,16 +37,7 @@ export function transition(existing: SessionState | undefined, ev: AccountingEve
     // Interim or Stop without a Start (lost, or ispkit was down): the session began
     // Acct-Session-Time ago; what the counters say is usage since then.
     const started = ev.status === 'start' ? ev.at : ev.at - (ev.sessionTime ?? 0) * 1000;
-    const state: SessionState = {
-      ...columns(ev),
-      unique_id: ev.uniqueId,
-      nas: ev.nas,
-      acct_session_id: ev.acctSessionId,
-      username: ev.username,
-      username_key: key,
-      started_at: started,
-      inferred: 0,
-    };
+    const state = newSession(ev, key, started);
     const seconds = ev.sessionTime ?? Math.max(0, Math.round((ev.at - started) / 1000));
     const usage = usageAdds(
       key,
@@ -79,7 +70,7 @@ export function transition(existing: SessionState | undefined, ev: AccountingEve
   const stopped = ev.status === 'stop';
   // Written field by field (this runs for every record): the counters as reported; the line's
   // details only when sent (some NASes send them only in Start); started_at never changes.
-  const state: SessionState = { ...existing };
+  const state = copySession(existing);
   if (!closedBefore) {
     state.state = stopped ? 'stopped' : 'open';
     state.stopped_at = stopped ? ev.at : null;
@@ -243,16 +234,24 @@ function delta(now: number, before: number): number {
 }
 
 /** The columns an event sets (counters as reported, state, the line's identity). */
-function columns(
-  ev: AccountingEvent,
-): Omit<
-  SessionState,
-  'unique_id' | 'nas' | 'acct_session_id' | 'username' | 'username_key' | 'inferred'
-> {
+/**
+ * A new session's state from its first event, as one object literal in the order of
+ * ALL_SESSION_COLUMNS, like copySession's. Built with object spreads instead (`{ ...existing }`,
+ * `{ ...columns(ev), unique_id, … }`), transition cost 6–9 µs an Interim and 22–30 µs a Start
+ * on the accounting writer's path; with the literals 2.4–3.8 µs either (measured alone, 200,000
+ * calls of the compiled code, 5 rounds).
+ */
+function newSession(ev: AccountingEvent, key: string, started: number): SessionState {
   const stopped = ev.status === 'stop';
   return {
+    unique_id: ev.uniqueId,
+    nas: ev.nas,
+    acct_session_id: ev.acctSessionId,
+    username: ev.username,
+    username_key: key,
     state: stopped ? 'stopped' : 'open',
-    started_at: ev.at,
+    inferred: 0,
+    started_at: started,
     updated_at: ev.at,
     stopped_at: stopped ? ev.at : null,
     last_event_at: ev.at,
@@ -272,6 +271,39 @@ function columns(
     framed_ip: ev.framedIp ?? null,
     framed_ipv6_prefix: ev.framedIpv6Prefix ?? null,
     delegated_prefix: ev.delegatedPrefix ?? null,
+  };
+}
+
+/** A copy of a session's state (see newSession: the same literal, field by field). */
+function copySession(s: SessionState): SessionState {
+  return {
+    unique_id: s.unique_id,
+    nas: s.nas,
+    acct_session_id: s.acct_session_id,
+    username: s.username,
+    username_key: s.username_key,
+    state: s.state,
+    inferred: s.inferred,
+    started_at: s.started_at,
+    updated_at: s.updated_at,
+    stopped_at: s.stopped_at,
+    last_event_at: s.last_event_at,
+    terminate_cause: s.terminate_cause,
+    bytes_in: s.bytes_in,
+    bytes_out: s.bytes_out,
+    packets_in: s.packets_in,
+    packets_out: s.packets_out,
+    session_time: s.session_time,
+    interim_interval: s.interim_interval,
+    nas_identifier: s.nas_identifier,
+    nas_ip: s.nas_ip,
+    nas_port_id: s.nas_port_id,
+    called_station_id: s.called_station_id,
+    calling_station_id: s.calling_station_id,
+    circuit_id: s.circuit_id,
+    framed_ip: s.framed_ip,
+    framed_ipv6_prefix: s.framed_ipv6_prefix,
+    delegated_prefix: s.delegated_prefix,
   };
 }
 

@@ -53,7 +53,7 @@ function isWorkerData(d: unknown): d is AuthWorkerData {
 if (!isMainThread && parentPort && isWorkerData(workerData)) {
   const { config, dataDir, logLevel, initialCounter } = workerData;
   const port = parentPort;
-  await runAuthWorker(port, initialCounter ?? 0, async (changeCounter) => {
+  await runAuthWorker(port, initialCounter ?? 0, async (changeCounter, onSigns) => {
     const log = new LogCollector();
     const logger = createLogger(logLevel, log);
     const box = SecretBox.fromKeyFile(dataPath(dataDir, config.key_file));
@@ -83,6 +83,7 @@ if (!isMainThread && parentPort && isWorkerData(workerData)) {
       logger,
       counters,
       now: Date.now,
+      onSigns,
     });
     /**
      * Every member read once at start (bounded by the cache's size), with their reply attributes

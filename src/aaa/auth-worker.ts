@@ -94,18 +94,24 @@ class Replies {
 
 /**
  * Serves the main thread on `port`. `build` makes the processor, given the change counter the
- * main thread relays (read it through the function: it moves with every batch).
+ * main thread relays (read it through the function: it moves with every batch) and what to call
+ * when the processor first sees a NAS sign its requests (ProcessorOptions.onSigns).
  */
 export async function runAuthWorker(
   port: MessagePort,
   initialCounter: number,
-  build: (changeCounter: () => number) => Promise<AuthWorkerParts>,
+  build: (changeCounter: () => number, onSigns: (name: string) => void) => Promise<AuthWorkerParts>,
 ): Promise<void> {
   // The main thread's value when it started this worker: what the cache warms up under.
   let counter = initialCounter;
+  // NASes seen signing for the first time, for the next message to the main thread.
+  let signs: string[] | undefined;
   let parts: AuthWorkerParts;
   try {
-    parts = await build(() => counter);
+    parts = await build(
+      () => counter,
+      (name) => (signs ??= []).push(name),
+    );
   } catch (e) {
     port.postMessage({ t: 'failed', message: (e as Error).message } satisfies FromWorker);
     port.close();
@@ -114,7 +120,6 @@ export async function runAuthWorker(
   const { processor, counters, log } = parts;
   const nases = new Map<number, NasClient>();
   const replies = new Replies();
-  let signs: string[] | undefined;
   let scheduled = false;
 
   const flush = (): void => {
@@ -150,10 +155,8 @@ export async function runAuthWorker(
   };
   /** One request of a batch (its octets are a view of the batch's buffer). */
   const one = (seq: number, nas: NasClient, msg: Buffer, src: string, started: number): void => {
-    const signed = processor.knownToSign(nas.name);
     try {
       const r = processor.process(msg, nas, 'auth', src, started);
-      if (!signed && processor.knownToSign(nas.name)) (signs ??= []).push(nas.name);
       if (r instanceof Promise)
         r.then(
           (response) => answer(seq, response),

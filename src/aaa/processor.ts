@@ -40,7 +40,10 @@ export interface ProcessorOptions {
   logger: Logger;
   counters: ServerCounters;
   now: () => number;
-  /** Told the first time a NAS is seen signing its requests here (the other threads learn it). */
+  /**
+   * Told the first time this processor sees a NAS sign its requests (not for nasSigns): the
+   * server relays it to the auth workers, a worker to the main thread.
+   */
   onSigns?: (name: string) => void;
 }
 
@@ -99,11 +102,6 @@ export class PacketProcessor {
   /** Remembers that a NAS signs its requests (told by another thread). */
   nasSigns(name: string): void {
     this.sentMessageAuthenticator.add(name);
-  }
-
-  /** True once the NAS has sent a valid Message-Authenticator. */
-  knownToSign(name: string): boolean {
-    return this.sentMessageAuthenticator.has(name);
   }
 
   /** Runs `log` at most once a minute per key. */

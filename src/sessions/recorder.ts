@@ -233,7 +233,6 @@ function delta(now: number, before: number): number {
   return now >= before ? now - before : now;
 }
 
-/** The columns an event sets (counters as reported, state, the line's identity). */
 /**
  * A new session's state from its first event, as one object literal in the order of
  * ALL_SESSION_COLUMNS, like copySession's. Built with object spreads instead (`{ ...existing }`,

@@ -139,6 +139,10 @@ export const USAGE_ON_CONFLICT = `on conflict (username_key, day) do update set
 /** PostgreSQL array types of usage_daily's columns, in USAGE_COLUMNS's order. */
 export const USAGE_PG_TYPES = ['text', 'text', 'text', 'bigint', 'bigint', 'bigint', 'integer'];
 
+/** Every session column of the rows with these keys (what follows `select`). */
+const sessionsByKeys = (keys: string): string =>
+  `${ALL_SESSION_COLUMNS.join(', ')} from sessions where unique_id = any(${keys})`;
+
 /**
  * PostgreSQL's statements over arrays, whoever runs them: the query builder's path with
  * parameters (below), pg-recorder.ts prepared. Each takes the SQL of its arrays (`$1::text[]`,
@@ -149,11 +153,9 @@ export const PG_SQL = {
   lock: (keys: string): string =>
     `select pg_advisory_xact_lock(h) from (select distinct hashtextextended(id, ${LOCK_SEED}) as h from unnest(${keys}) as id) as k order by h`,
   /** The sessions with these keys. */
-  read: (keys: string): string =>
-    `select ${ALL_SESSION_COLUMNS.join(', ')} from sessions where unique_id = any(${keys})`,
+  read: (keys: string): string => `select ${sessionsByKeys(keys)}`,
   /** The same, each row with its version (`xmin` as text, `row_xmin`): see writeIfUnchanged. */
-  readVersioned: (keys: string): string =>
-    `select xmin::text as row_xmin, ${ALL_SESSION_COLUMNS.join(', ')} from sessions where unique_id = any(${keys})`,
+  readVersioned: (keys: string): string => `select xmin::text as row_xmin, ${sessionsByKeys(keys)}`,
   upsertSessions: (arrays: readonly string[]): string =>
     `insert into sessions (${ALL_SESSION_COLUMNS.join(', ')}) select * from unnest(${arrays.join(', ')}) ${SESSIONS_ON_CONFLICT}`,
   addUsage: (arrays: readonly string[]): string =>

@@ -248,6 +248,35 @@ describe.each(stores)('auth worker threads on $name', (ts) => {
     }
   });
 
+  it('applies limit_proxy_state in every worker once one of them has seen the NAS sign', async () => {
+    // A signed request reaches one worker; it tells the main thread, which tells the others.
+    // Forged copies sent together then spread over both workers (the least busy takes each).
+    await app.nas.add('lo6', '127.0.0.6', secret, false, 'test');
+    const key = Buffer.from(secret);
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.6', r));
+    const replies: Buffer[] = [];
+    sock.on('message', (m) => replies.push(m));
+    try {
+      const signed = papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1').withMessageAuthenticator();
+      sock.send(encodePacket(signed, { secret: key }), authPort, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(replies.map((m) => decodePacket(m, dict).codeName)).toEqual(['Access-Accept']);
+      const dropped = running.radius.counters.dropped.missingMessageAuthenticator;
+      for (let i = 0; i < 4; i++) {
+        const forged = papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1', {
+          'Proxy-State': Buffer.from(`ps${i}`),
+        });
+        sock.send(encodePacket(forged, { secret: key }), authPort, '127.0.0.1');
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      expect(replies.length).toBe(1);
+      expect(running.radius.counters.dropped.missingMessageAuthenticator).toBe(dropped + 4);
+    } finally {
+      sock.close();
+    }
+  });
+
   it('answers Status-Server on the main thread', async () => {
     const reply = await client.send(
       createPacket(dict, 'Status-Server', {}).withMessageAuthenticator(),

@@ -219,61 +219,56 @@ describe.each(stores)('auth worker threads on $name', (ts) => {
     );
   });
 
+  /** A NAS of its own at `address` (not required to sign), sending raw packets to the auth port. */
+  async function rawNas(name: string, address: string) {
+    await app.nas.add(name, address, secret, false, 'test');
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, address, r));
+    const replies: Buffer[] = [];
+    sock.on('message', (m) => replies.push(m));
+    return {
+      replies,
+      /** Sends each packet, signed with the secret, then waits for the answers. */
+      async send(...packets: ReturnType<typeof createPacket>[]): Promise<void> {
+        for (const p of packets)
+          sock.send(encodePacket(p, { secret: Buffer.from(secret) }), authPort, '127.0.0.1');
+        await new Promise((r) => setTimeout(r, 300));
+      },
+      close: () => sock.close(),
+    };
+  }
+  const forged = (i: number) =>
+    papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1', { 'Proxy-State': Buffer.from(`ps${i}`) });
+
   it('applies limit_proxy_state in the workers to a NAS first seen signing a Status-Server', async () => {
     // The main thread answers Status-Server: what it learns there (this NAS signs its packets)
     // must reach the workers, which answer its Access-Requests.
-    await app.nas.add('lo5', '127.0.0.5', secret, false, 'test');
-    const key = Buffer.from(secret);
-    const sock = createSocket('udp4');
-    await new Promise<void>((r) => sock.bind(0, '127.0.0.5', r));
-    const replies: Buffer[] = [];
-    sock.on('message', (m) => replies.push(m));
-    const exchange = async (raw: Buffer): Promise<void> => {
-      sock.send(raw, authPort, '127.0.0.1');
-      await new Promise((r) => setTimeout(r, 300));
-    };
+    const nas = await rawNas('lo5', '127.0.0.5');
     try {
-      const status = createPacket(dict, 'Status-Server', {}).withMessageAuthenticator();
-      await exchange(encodePacket(status, { secret: key }));
-      expect(replies.map((m) => decodePacket(m, dict).codeName)).toEqual(['Access-Accept']);
+      await nas.send(createPacket(dict, 'Status-Server', {}).withMessageAuthenticator());
+      expect(nas.replies.map((m) => decodePacket(m, dict).codeName)).toEqual(['Access-Accept']);
       const dropped = running.radius.counters.dropped.missingMessageAuthenticator;
-      const forged = papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1', {
-        'Proxy-State': Buffer.from('ps'),
-      });
-      await exchange(encodePacket(forged, { secret: key }));
-      expect(replies.length).toBe(1);
+      await nas.send(forged(0));
+      expect(nas.replies.length).toBe(1);
       expect(running.radius.counters.dropped.missingMessageAuthenticator).toBe(dropped + 1);
     } finally {
-      sock.close();
+      nas.close();
     }
   });
 
   it('applies limit_proxy_state in every worker once one of them has seen the NAS sign', async () => {
     // A signed request reaches one worker; it tells the main thread, which tells the others.
     // Forged copies sent together then spread over both workers (the least busy takes each).
-    await app.nas.add('lo6', '127.0.0.6', secret, false, 'test');
-    const key = Buffer.from(secret);
-    const sock = createSocket('udp4');
-    await new Promise<void>((r) => sock.bind(0, '127.0.0.6', r));
-    const replies: Buffer[] = [];
-    sock.on('message', (m) => replies.push(m));
+    const nas = await rawNas('lo6', '127.0.0.6');
     try {
-      const signed = papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1').withMessageAuthenticator();
-      sock.send(encodePacket(signed, { secret: key }), authPort, '127.0.0.1');
-      await new Promise((r) => setTimeout(r, 300));
-      expect(replies.map((m) => decodePacket(m, dict).codeName)).toEqual(['Access-Accept']);
+      await nas.send(papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1').withMessageAuthenticator());
+      expect(nas.replies.map((m) => decodePacket(m, dict).codeName)).toEqual(['Access-Accept']);
       const dropped = running.radius.counters.dropped.missingMessageAuthenticator;
-      for (let i = 0; i < 4; i++) {
-        const forged = papRequest(dict, 'p1f9bd1@NEUTRINET', 'pw-1', {
-          'Proxy-State': Buffer.from(`ps${i}`),
-        });
-        sock.send(encodePacket(forged, { secret: key }), authPort, '127.0.0.1');
-      }
-      await new Promise((r) => setTimeout(r, 300));
-      expect(replies.length).toBe(1);
+      await nas.send(forged(1), forged(2), forged(3), forged(4));
+      expect(nas.replies.length).toBe(1);
       expect(running.radius.counters.dropped.missingMessageAuthenticator).toBe(dropped + 4);
     } finally {
-      sock.close();
+      nas.close();
     }
   });
 

@@ -12,8 +12,9 @@
  *   MODE      pap | chap | mschapv2 | acct (radload's modes)
  *   RATE      0 or absent: closed load (a window of 64)
  *
- * Prints radload's JSON line, then "thread <tid> <cpu %>" and "postgres <pid> <cpu %>" for
- * those above 0.5 %. With --stalls, the server's threads watch their event loops
+ * Prints radload's JSON line, the server's CPU (all its threads and those of its child
+ * processes: cores, and µs a request answered), then "thread <tid> <cpu %>",
+ * "process <pid> thread <tid> <cpu %>" and "postgres <pid> <cpu %>" for those above 0.5 %. With --stalls, the server's threads watch their event loops
  * (lib/stall-monitor.ts) and a "stalls <thread> …" line per thread sums the stalls over 8 ms
  * during the measured run: how many, how long, and how much of it on a CPU or waiting for one. Needs bench/out/radload (built by `npm run bench`). Traffic goes to
  * 127.0.0.1 only; the server is stopped at the end, also on a failure.
@@ -23,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startIspkit } from './lib/ispkit.js';
-import { cpuMicros, killAll, pidsNamed, stop, threadCpuMicros } from './lib/procs.js';
+import { childPids, cpuMicros, killAll, pidsNamed, stop, threadCpuMicros } from './lib/procs.js';
 import { runRadload } from './lib/radload.js';
 import { summarizeStalls } from './lib/stall-monitor.js';
 
@@ -60,6 +61,8 @@ if (!existsSync(RADLOAD)) usage(`${RADLOAD} missing: run npm run bench once`);
 function snapshot(pid: number): Map<string, number> {
   const out = new Map<string, number>();
   for (const [tid, us] of threadCpuMicros(pid)) out.set(`thread ${tid}`, us);
+  for (const child of childPids(pid))
+    for (const [tid, us] of threadCpuMicros(child)) out.set(`process ${child} thread ${tid}`, us);
   for (const p of pidsNamed('postgres')) out.set(`postgres ${p}`, cpuMicros(p));
   return out;
 }
@@ -92,6 +95,13 @@ try {
   });
   const after = snapshot(server.pid);
   process.stdout.write(`${JSON.stringify(result)}\n`);
+  let serverUs = 0;
+  for (const [key, us] of after)
+    if (!key.startsWith('postgres')) serverUs += us - (before.get(key) ?? 0);
+  if (result.ok > 0)
+    process.stdout.write(
+      `server cpu ${(serverUs / (duration * 1e6)).toFixed(2)} cores, ${(serverUs / result.ok).toFixed(1)} µs a request\n`,
+    );
   for (const [key, us] of after) {
     const share = (100 * (us - (before.get(key) ?? 0))) / (duration * 1e6);
     if (share > 0.5) process.stdout.write(`${key} ${share.toFixed(1)}%\n`);

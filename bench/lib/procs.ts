@@ -115,6 +115,23 @@ export function pidsNamed(comm: string): number[] {
   return out;
 }
 
+/** The pids of the processes whose parent is `pid` (a server's own child processes). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 (ppid) is the second after the command's closing parenthesis.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
 /** Resident set size in MB (VmRSS), 0 when the process is gone. */
 export function rssMb(pid: number): number {
   try {

@@ -4,31 +4,19 @@ import { describe, expect, it } from 'vitest';
 import type { LogSink } from './log-stream.js';
 import { LogStream } from './log-stream.js';
 
-type Done = (err: NodeJS.ErrnoException | null, written: number) => void;
-
-/** A sink that answers each write when the test says so, and keeps what it was given. */
-class HeldSink implements LogSink {
-  calls: { buf: Buffer; done: Done }[] = [];
+/** A sink that plays a reader: takes all, part, or refuses (an error code) each write. */
+class PlayedSink implements LogSink {
   out = '';
-  write(buf: Buffer, done: Done): void {
-    this.calls.push({ buf, done });
-  }
+  writes = 0;
+  /** What the next writes do, in order; then each takes everything. */
+  plan: (number | string)[] = [];
   writeSync(buf: Buffer): number {
-    this.out += buf.toString();
-    return buf.length;
-  }
-  /** Completes the oldest write, taking `take` bytes of it (all by default). */
-  complete(take?: number): void {
-    const call = this.calls.shift();
-    if (!call) throw new Error('no write in flight');
-    const n = take ?? call.buf.length;
-    this.out += call.buf.subarray(0, n).toString();
-    call.done(null, n);
-  }
-  fail(code: string): void {
-    const call = this.calls.shift();
-    if (!call) throw new Error('no write in flight');
-    call.done(Object.assign(new Error(code), { code }), 0);
+    this.writes++;
+    const step = this.plan.shift();
+    if (typeof step === 'string') throw Object.assign(new Error(step), { code: step });
+    const n = Math.min(step ?? buf.length, buf.length);
+    this.out += buf.subarray(0, n).toString();
+    return n;
   }
 }
 
@@ -39,118 +27,104 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 describe('the log stream', () => {
   it('writes a lone line soon (a quiet server), not when a batch is full', async () => {
-    const sink = new HeldSink();
+    const sink = new PlayedSink();
     const s = new LogStream(sink, { flushMs: 20 });
     s.write(line(1));
-    expect(sink.calls).toHaveLength(0);
+    expect(sink.writes).toBe(0);
     await sleep(80);
-    expect(sink.calls).toHaveLength(1);
-    sink.complete();
+    expect(sink.writes).toBe(1);
     expect(sink.out).toBe(line(1));
     s.end();
   });
 
-  it('writes at once when a batch is full, and a backlog whole in the next write', () => {
-    const sink = new HeldSink();
+  it('writes a full batch at once, in one write', () => {
+    const sink = new PlayedSink();
     const s = new LogStream(sink, { flushMs: 10_000, batchChars: 1000 });
     const n = Math.ceil(1000 / line(0).length);
-    for (let i = 0; i < n; i++) s.write(line(i));
-    expect(sink.calls).toHaveLength(1);
-    // While that write is in flight, fifty batches' worth arrive: one write takes them all.
-    for (let i = n; i < 51 * n; i++) s.write(line(i));
-    expect(sink.calls).toHaveLength(1);
-    sink.complete();
-    expect(sink.calls).toHaveLength(1);
-    expect(sink.calls[0]?.buf.length).toBe(lines(n, 51 * n).length);
-    sink.complete();
-    expect(sink.out).toBe(lines(0, 51 * n));
+    for (let i = 0; i < n - 1; i++) s.write(line(i));
+    expect(sink.writes).toBe(0);
+    s.write(line(n - 1));
+    expect(sink.writes).toBe(1);
+    expect(sink.out).toBe(lines(0, n));
     expect(s.waitingChars).toBe(0);
     s.end();
   });
 
-  it('writes the rest of a partial write first, in order', () => {
-    const sink = new HeldSink();
+  it('writes the rest of a partial write at once, in order', () => {
+    const sink = new PlayedSink();
     const s = new LogStream(sink, { flushMs: 10_000, batchChars: 100 });
+    sink.plan = [37, 11];
     s.write(lines(0, 5));
+    expect(sink.writes).toBe(3);
     s.write(lines(5, 10));
-    sink.complete(37);
-    // The rest and the lines that waited go together, the rest first.
-    expect(sink.calls).toHaveLength(1);
-    sink.complete();
     expect(sink.out).toBe(lines(0, 10));
     s.end();
   });
 
-  it('retries a write the reader refused (EAGAIN) after a while, losing nothing', async () => {
-    const sink = new HeldSink();
+  it('keeps what a full pipe refused (EAGAIN) and writes it first after a while, losing nothing', async () => {
+    const sink = new PlayedSink();
     const s = new LogStream(sink, { flushMs: 20, batchChars: 100 });
+    sink.plan = [60, 'EAGAIN'];
     s.write(lines(0, 5));
-    sink.fail('EAGAIN');
-    expect(sink.calls).toHaveLength(0);
-    s.write(line(5));
+    expect(sink.out).toBe(lines(0, 5).slice(0, 60));
+    // While the pipe is full, lines wait even past a batch.
+    s.write(lines(5, 10));
+    expect(sink.writes).toBe(2);
     await sleep(80);
-    expect(sink.calls).toHaveLength(1);
-    sink.complete();
-    expect(sink.out).toBe(lines(0, 6));
+    expect(sink.out).toBe(lines(0, 10));
     expect(s.lost).toBe(0);
     s.end();
   });
 
-  it('counts the lines a broken reader lost and goes on with the next ones', async () => {
-    const sink = new HeldSink();
-    const s = new LogStream(sink, { flushMs: 10, batchChars: 100 });
+  it('counts the lines a broken reader lost and goes on with the next ones', () => {
+    const sink = new PlayedSink();
+    const s = new LogStream(sink, { flushMs: 10_000, batchChars: 100 });
+    sink.plan = ['EPIPE'];
     s.write(lines(0, 5));
-    sink.fail('EPIPE');
     expect(s.lost).toBe(5);
-    s.write(line(5));
-    await sleep(60);
-    sink.complete();
-    expect(sink.out).toBe(line(5));
+    s.write(lines(5, 10));
+    expect(sink.out).toBe(lines(5, 10));
     s.end();
   });
 
-  it('drops lines beyond its bound while the reader is stuck, then says how many', () => {
-    const sink = new HeldSink();
+  it('drops lines beyond its bound while the pipe stays full, then says how many', async () => {
+    const sink = new PlayedSink();
     const per = line(0).length;
     const s = new LogStream(sink, {
-      flushMs: 10_000,
+      flushMs: 20,
       batchChars: 10 * per,
       maxPendingChars: 100 * per,
       now: () => Date.UTC(2026, 11, 7, 8, 0, 0),
     });
+    sink.plan = Array<string>(1000).fill('EAGAIN');
     for (let i = 0; i < 10; i++) s.write(line(i));
-    expect(sink.calls).toHaveLength(1);
-    // Stuck: 100 lines fit, the 150 after them are dropped.
+    // The first batch met a full pipe: 100 lines wait in all, the 160 after them are dropped.
     for (let i = 10; i < 260; i++) s.write(line(i));
-    expect(s.droppedLines).toBe(150);
+    expect(s.droppedLines).toBe(160);
     expect(s.waitingChars).toBe(100 * per);
-    sink.complete();
-    sink.complete();
+    sink.plan = [];
+    await sleep(80);
     const out = sink.out.split('\n').filter(Boolean);
-    expect(out.slice(0, 110)).toEqual(lines(0, 110).split('\n').filter(Boolean));
-    expect(out).toHaveLength(111);
-    const note = JSON.parse(out[110] ?? '') as Record<string, unknown>;
+    expect(out.slice(0, 100)).toEqual(lines(0, 100).split('\n').filter(Boolean));
+    expect(out).toHaveLength(101);
+    const note = JSON.parse(out[100] ?? '') as Record<string, unknown>;
     expect(note).toMatchObject({
       level: 40,
       time: '2026-12-07T08:00:00.000Z',
-      dropped: 150,
+      dropped: 160,
       msg: "log lines dropped: the log's reader did not keep up",
     });
     expect(s.droppedLines).toBe(0);
     s.end();
   });
 
-  it('calls flush back once what waited was written', async () => {
-    const sink = new HeldSink();
+  it('writes what waits on flush, then calls back', async () => {
+    const sink = new PlayedSink();
     const s = new LogStream(sink, { flushMs: 10_000 });
     s.write(line(1));
-    let flushed = false;
-    s.flush(() => (flushed = true));
-    expect(sink.calls).toHaveLength(1);
-    await sleep(5);
-    expect(flushed).toBe(false);
-    sink.complete();
-    expect(flushed).toBe(true);
+    const flushed = new Promise<void>((r) => s.flush(() => r()));
+    expect(sink.out).toBe(line(1));
+    await flushed;
     s.end();
   });
 

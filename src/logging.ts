@@ -15,8 +15,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ['password', 'secret', '*.password', '*.secret'], censor: '[redacted]' },
   };
-  // Batched writes off the event loop: one line per RADIUS decision must not cost a write(2)
-  // each; a line waits at most 50 ms, and what waits is written when the process exits.
+  // Batched writes: one line per RADIUS decision must not cost a write(2) each; a line waits at
+  // most 50 ms, and what waits is written when the process exits (see LogStream).
   const stream = destination ?? new LogStream();
   const logger = pino(options, stream);
   plain.set(logger, (line) => void stream.write(line));

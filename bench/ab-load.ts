@@ -14,10 +14,12 @@
  *
  * Prints radload's JSON line, the server's CPU (all its threads and those of its child
  * processes: cores, and µs a request answered), then "thread <tid> <cpu %>",
- * "process <pid> thread <tid> <cpu %>" and "postgres <pid> <cpu %>" for those above 0.5 %. With --stalls, the server's threads watch their event loops
- * (lib/stall-monitor.ts) and a "stalls <thread> …" line per thread sums the stalls over 8 ms
- * during the measured run: how many, how long, and how much of it on a CPU or waiting for one. Needs bench/out/radload (built by `npm run bench`). Traffic goes to
- * 127.0.0.1 only; the server is stopped at the end, also on a failure.
+ * "process <pid> thread <tid> <cpu %>" and "postgres <pid> <cpu %>" for those above 0.5 %.
+ * With --stalls, the server's threads watch their event loops (lib/stall-monitor.ts) and a
+ * "stalls <thread> …" line per thread sums the stalls over 8 ms during the measured run: how
+ * many, how long, and how much of it on a CPU or waiting for one. Needs bench/out/radload
+ * (built by `npm run bench`). Traffic goes to 127.0.0.1 only; the server is stopped at the end,
+ * also on a failure.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -9,7 +9,7 @@ export interface LogSink {
   writeSync(buf: Buffer): number;
 }
 
-export function fdSink(fd: number): LogSink {
+function fdSink(fd: number): LogSink {
   return { writeSync: (buf) => fsWriteSync(fd, buf, 0, buf.length, null) };
 }
 

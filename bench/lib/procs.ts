@@ -62,12 +62,20 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
+/**
+ * The fields of a /proc stat file after the command name (which may hold spaces): [0] is field
+ * 3 (state), [1] field 4 (ppid), [11] and [12] fields 14 and 15 (utime, stime). Throws when the
+ * process is gone.
+ */
+function statFields(path: string): string[] {
+  const stat = readFileSync(path, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** User + system CPU time from a /proc stat file, in microseconds; 0 when it is gone. */
 function statCpuMicros(path: string): number {
   try {
-    const stat = readFileSync(path, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state): utime is field 14, stime field 15.
+    const fields = statFields(path);
     const ticks = Number(fields[11]) + Number(fields[12]);
     return (ticks * 1e6) / clockTicks();
   } catch {
@@ -121,10 +129,7 @@ export function childPids(pid: number): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Field 4 (ppid) is the second after the command's closing parenthesis.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(entry));
+      if (Number(statFields(`/proc/${entry}/stat`)[1]) === pid) out.push(Number(entry));
     } catch {
       // exited meanwhile
     }
